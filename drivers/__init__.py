@@ -1,0 +1,1 @@
+"""RoomOps drivers package."""

@@ -1,0 +1,67 @@
+"""RS-232 through pyserial's ``serial_for_url``: device paths (``/dev/ttyUSB0``, pty slaves),
+``rfc2217://host:port`` and ``socket://host:port`` all work the same way."""
+
+from __future__ import annotations
+
+import serial
+
+from drivers.errors import ConnectError, Disconnected
+from drivers.transports.base import Transport
+
+
+class SerialTransport(Transport):
+    scheme = "serial"
+
+    def __init__(self, url: str, *, baudrate: int = 9600, bytesize: int = 8, parity: str = "N",
+                 stopbits: float = 1, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.url = url
+        self.baudrate = baudrate
+        self.bytesize = bytesize
+        self.parity = parity
+        self.stopbits = stopbits
+        self._port: serial.SerialBase | None = None
+
+    def describe(self) -> str:
+        return f"serial:{self.url}@{self.baudrate}"
+
+    def _open(self) -> None:
+        try:
+            port = serial.serial_for_url(
+                self.url, baudrate=self.baudrate, bytesize=self.bytesize, parity=self.parity,
+                stopbits=self.stopbits, timeout=0, write_timeout=self.connect_timeout,
+                do_not_open=True,
+            )
+            # Modem lines raise "Inappropriate ioctl" on a pty; we never touch them.
+            port.open()
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise ConnectError(f"cannot open {self.describe()}: {exc}", device=self.name) from exc
+        self._port = port
+
+    def _close(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            port.close()
+
+    def _send(self, data: bytes) -> None:
+        if self._port is None:
+            raise Disconnected(f"{self.describe()} is closed", device=self.name)
+        try:
+            self._port.write(data)
+            self._port.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise Disconnected(f"write to {self.describe()} failed: {exc}", device=self.name) from exc
+
+    def _recv(self, timeout: float) -> bytes:
+        port = self._port
+        if port is None:
+            raise Disconnected(f"{self.describe()} is closed", device=self.name)
+        try:
+            port.timeout = timeout
+            first = port.read(1)  # blocks up to timeout for the first byte
+            if not first:
+                return b""
+            waiting = port.in_waiting
+            return first + (port.read(waiting) if waiting else b"")
+        except (serial.SerialException, OSError) as exc:
+            raise Disconnected(f"read from {self.describe()} failed: {exc}", device=self.name) from exc

@@ -1,0 +1,1 @@
+"""RoomOps roomops package."""

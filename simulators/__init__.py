@@ -1,0 +1,1 @@
+"""RoomOps simulators package."""
