@@ -1,0 +1,170 @@
+"""Checks that belong to the site rather than one device: uplink against the site's minimum,
+clock in sync, recording space. Each is a factory returning a ``SiteCheck`` for the runner."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from agent.selftest import REACHABLE, RunState, SiteCheck, evidence_of, skipped
+from contracts.messages import CheckResult
+from drivers.errors import DeviceError
+
+UplinkProbe = Callable[[], Awaitable[dict[str, Any]]]
+OffsetSource = Callable[[], float | None]     # seconds our clock is ahead of the reference, or None
+
+_NTP_EPOCH = 2208988800  # seconds from 1900-01-01 to 1970-01-01
+
+
+def _named(name: str, fn: SiteCheck) -> SiteCheck:
+    fn.check_name = name  # type: ignore[attr-defined]
+    return fn
+
+
+def _took(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+# -- uplink --------------------------------------------------------------------------------------------
+def uplink_check(probe: UplinkProbe | None, timeout: float = 30.0) -> SiteCheck:
+    """Measured uplink (``up_mbps``) must reach the site's ``uplink_min_mbps``."""
+
+    async def check(state: RunState) -> list[CheckResult]:
+        site = state.site
+        if probe is None:
+            return [skipped(site.id, "site.uplink", "no uplink measurement available on this agent")]
+        started = time.monotonic()
+        try:
+            measured = await asyncio.wait_for(probe(), timeout)
+        except TimeoutError:
+            return [CheckResult(device=site.id, name="site.uplink", status="fail",
+                                reason=f"uplink measurement gave no result within {timeout:.0f}s",
+                                duration_ms=_took(started))]
+        except (OSError, DeviceError) as exc:
+            return [CheckResult(device=site.id, name="site.uplink", status="fail",
+                                reason=f"uplink measurement failed: {exc}", duration_ms=_took(started))]
+        up = float(measured.get("up_mbps") or 0.0)
+        minimum = site.uplink_min_mbps
+        status, reason = "pass", ""
+        if minimum and up < minimum:
+            status, reason = "fail", f"uplink {up:.1f} Mbit/s is below the site minimum {minimum:.1f}"
+        return [CheckResult(device=site.id, name="site.uplink", status=status, reason=reason,
+                            measured={**measured, "minimum_mbps": minimum}, duration_ms=_took(started))]
+
+    return _named("site.uplink", check)
+
+
+# -- time ----------------------------------------------------------------------------------------------
+def sntp_offset(server: str, timeout: float = 2.0) -> float:
+    """Our clock minus the server's, in seconds (RFC 4330 client, one request)."""
+    host, _, port = server.partition(":")
+    packet = bytearray(48)
+    packet[0] = 0x1B  # LI 0, version 3, mode 3 (client)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        t0 = time.time()
+        sock.sendto(bytes(packet), (host, int(port or 123)))
+        data, _ = sock.recvfrom(512)
+        t3 = time.time()
+    if len(data) < 48 or (data[0] & 0x07) != 4:
+        raise OSError(f"not an SNTP server reply from {server}")
+    t1 = _ntp_time(data, 32)
+    t2 = _ntp_time(data, 40)
+    return ((t0 - t1) + (t3 - t2)) / 2
+
+
+def _ntp_time(data: bytes, offset: int) -> float:
+    seconds, fraction = struct.unpack("!II", data[offset:offset + 8])
+    return seconds - _NTP_EPOCH + fraction / 2**32
+
+
+def time_sync_check(fallback: OffsetSource | None = None) -> SiteCheck:
+    """The agent's clock within ``max_clock_offset`` of the site's NTP server (or of central's
+    clock as seen on the link when no NTP server is configured)."""
+
+    async def check(state: RunState) -> list[CheckResult]:
+        site = state.site
+        started = time.monotonic()
+        source = ""
+        offset: float | None = None
+        if site.ntp_server:
+            source = f"ntp {site.ntp_server}"
+            try:
+                offset = await asyncio.to_thread(sntp_offset, site.ntp_server)
+            except OSError as exc:
+                return [CheckResult(device=site.id, name="site.time", status="fail",
+                                    reason=f"time server {site.ntp_server} did not answer: {exc}",
+                                    duration_ms=_took(started))]
+        elif fallback is not None:
+            source = "central"
+            offset = fallback()
+        if offset is None:
+            return [skipped(site.id, "site.time", "no reference clock: no NTP server and no link to central")]
+        measured = {"offset_s": round(offset, 3), "source": source}
+        if abs(offset) > site.max_clock_offset:
+            return [CheckResult(device=site.id, name="site.time", status="fail", measured=measured,
+                                reason=f"clock off by {offset:+.1f}s (limit {site.max_clock_offset:.1f}s)",
+                                duration_ms=_took(started))]
+        return [CheckResult(device=site.id, name="site.time", status="pass", measured=measured,
+                            duration_ms=_took(started))]
+
+    return _named("site.time", check)
+
+
+# -- recording space ---------------------------------------------------------------------------------
+def _free_percent(status: dict[str, Any]) -> float | None:
+    for key in ("free_percent", "disk_free_percent"):
+        if key in status:
+            return float(status[key])
+    free, total = status.get("free_bytes"), status.get("total_bytes")
+    if free is not None and total:
+        return 100.0 * float(free) / float(total)
+    return None
+
+
+def recording_space_check(timeout: float = 5.0) -> SiteCheck:
+    """Every recorder reports at least ``min_recording_free_percent`` free."""
+
+    async def check(state: RunState) -> list[CheckResult]:
+        site = state.site
+        out: list[CheckResult] = []
+        for dev in site.with_role("recorder"):
+            session = state.sessions.get(dev.id)
+            if session is None:
+                continue
+            reach = await state.result_of(dev.id, REACHABLE)
+            if reach is not None and reach.status != "pass":
+                out.append(skipped(dev.id, "recording.space", f"recorder not reachable: {reach.reason}"))
+                continue
+            started = time.monotonic()
+            try:
+                status = await session.call(lambda d: d.record_status(), timeout, force=True)  # type: ignore[attr-defined]
+            except DeviceError as exc:
+                out.append(CheckResult(device=dev.id, name="recording.space", status="fail",
+                                       reason=f"{exc.reason}: {exc.message}", duration_ms=_took(started),
+                                       evidence=evidence_of(session)))
+                continue
+            free = _free_percent(status)
+            if free is None:
+                out.append(CheckResult(device=dev.id, name="recording.space", status="warn",
+                                       reason="recorder reports no free-space figure",
+                                       measured={k: str(v) for k, v in status.items()},
+                                       duration_ms=_took(started)))
+                continue
+            ok = free >= site.min_recording_free_percent
+            out.append(CheckResult(
+                device=dev.id, name="recording.space", status="pass" if ok else "fail",
+                reason="" if ok else f"{free:.0f}% free, below {site.min_recording_free_percent:.0f}%",
+                measured={"free_percent": round(free, 1)}, duration_ms=_took(started)))
+        return out
+
+    return _named("recording.space", check)
+
+
+def default_site_checks(uplink: UplinkProbe | None = None, clock_offset: OffsetSource | None = None
+                        ) -> list[SiteCheck]:
+    return [uplink_check(uplink), time_sync_check(clock_offset), recording_space_check()]
