@@ -6,6 +6,17 @@ Every message is one JSON object with ``type``, ``msg_id``, ``schema_version``, 
 Every message except ``ack`` and ``heartbeat`` is acknowledged by ``msg_id``; the receiver
 ingests a repeated ``msg_id`` once.
 
+Link (``/agent/v1/link``, WebSocket): the agent authenticates on the handshake with its site token
+in the header ``Authorization: Bearer <token>``; without a valid token the handshake is refused
+(HTTP 403). Every message's ``site`` must be the token's site, else central closes the link with
+code 1008 (policy violation). Central sends a ``schedule`` after each ``hello`` and whenever the
+site's meetings change, delivers queued commands on connect (``msg_id`` == ``command_id``, so a
+re-delivered command is the same message), and a ``heartbeat`` every interval; an agent silent for
+several intervals is dropped. An ``ack`` for a ``command`` tells central the agent holds it (state
+``running``). A frame central will never ingest (invalid, or naming another site's device) is
+answered with an ``ack`` whose ``rejected`` maps its ``msg_id`` to the reason, so the agent can
+drop it from its outbox instead of resending it forever.
+
 Additive changes (a new optional field, a new command kind) keep the version; anything else
 bumps ``SCHEMA_VERSION`` and central keeps reading the previous one.
 """
@@ -47,6 +58,8 @@ class DeviceInfo(_Model):
     roles: list[str] = []
     address: str = ""                    # URL without credentials
     identity: dict[str, str] = {}        # vendor, model, serial, firmware when known
+    #: What central plans with, e.g. a codec's {"uri": "sip:urumqi@example.org", "multisite_capacity": 4}
+    capabilities: dict[str, Any] = {}
 
 
 class DeviceStatus(_Model):
@@ -167,6 +180,8 @@ class Schedule(Envelope):
 class Ack(Envelope):
     type: Literal["ack"] = "ack"
     ack_ids: list[str]
+    #: msg_id -> reason, for frames the receiver will never ingest (do not resend them)
+    rejected: dict[str, str] = {}
 
 
 class Heartbeat(Envelope):
