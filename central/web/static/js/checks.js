@@ -1,0 +1,25 @@
+// A self-test's checks as a table, each with its reason, measurements and evidence one click away.
+import { el, pill, t } from "./core.js";
+
+function measured(values) {
+  const entries = Object.entries(values ?? {});
+  if (!entries.length) return "";
+  return entries.map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ");
+}
+
+export function checksTable(checks, { open = false } = {}) {
+  return el("div", { class: "table-wrap" }, el("table", { class: "checks" },
+    el("thead", {}, el("tr", {},
+      ["site.device", "site.check", "site.status", "site.reason"].map((k) => el("th", {}, t(k))))),
+    el("tbody", {}, checks.map((check) => el("tr", { "data-check": check.name, "data-status": check.status },
+      el("td", {}, check.device),
+      el("td", {}, check.name),
+      el("td", {}, pill(check.status)),
+      el("td", {},
+        check.reason || "",
+        measured(check.measured) ? el("div", { class: "muted" }, `${t("site.measured")}: ${measured(check.measured)}`) : null,
+        check.evidence && check.evidence.length
+          ? el("details", { open: open && check.status === "fail" },
+            el("summary", {}, t("site.evidence")), el("pre", { class: "evidence" }, check.evidence.join("\n")))
+          : null))))));
+}
