@@ -1,0 +1,43 @@
+"""Liveness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import func, select, text
+
+from central.api.deps import get_ctx
+from central.context import AppContext
+from central.models import CommandRow, Fault
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz(ctx: AppContext = Depends(get_ctx)) -> dict[str, str]:
+    def check() -> None:
+        with ctx.unit() as session:
+            session.execute(text("SELECT 1"))
+
+    await to_thread.run_sync(check)
+    return {"status": "ok"}
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(ctx: AppContext = Depends(get_ctx)) -> PlainTextResponse:
+    def counts() -> tuple[int, dict[str, int]]:
+        with ctx.unit() as session:
+            open_faults = session.scalar(
+                select(func.count()).select_from(Fault).where(Fault.closed_at.is_(None))
+            )
+            by_state = dict(session.execute(
+                select(CommandRow.state, func.count()).group_by(CommandRow.state)
+            ).tuples().all())
+            return int(open_faults or 0), by_state
+
+    open_faults, by_state = await to_thread.run_sync(counts)
+    assert ctx.hub is not None
+    body = ctx.metrics.render(connected_agents=len(ctx.hub.connected_sites), open_faults=open_faults,
+                              commands_by_state=by_state)
+    return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,96 @@
+"""Sites and devices: health, agent connection, uplink measurements."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from central.api.deps import Principal, get_ctx, reader
+from central.api.schemas import DeviceOut, HealthSummary, SiteDetailOut, SiteOut, UplinkOut
+from central.context import AppContext
+from central.models import Device, Fault, Site, UplinkMeasurement, utcnow
+
+router = APIRouter(prefix="/api/v1", tags=["sites"])
+
+
+def get_site(session: Session, site_id: str) -> Site:
+    site = session.get(Site, site_id)
+    if site is None:
+        raise HTTPException(404, f"no site {site_id!r}")
+    return site
+
+
+def _site_out(ctx: AppContext, site: Site) -> SiteOut:
+    out = SiteOut.model_validate(site)
+    # A flag left by a crashed instance is not trusted once the agent has been silent too long.
+    allowance = timedelta(
+        seconds=ctx.settings.heartbeat_interval_seconds * (ctx.settings.heartbeat_misses + 1)
+    )
+    fresh = site.last_seen is not None and utcnow() - site.last_seen <= allowance
+    out.agent_connected = bool(site.agent_connected and fresh)
+    return out
+
+
+def _health(session: Session, site_id: str) -> HealthSummary:
+    devices = list(session.scalars(select(Device).where(Device.site_id == site_id)))
+    up = sum(1 for d in devices if d.up is True)
+    down = sum(1 for d in devices if d.up is False)
+    degraded = any(d.verdict == "degraded" for d in devices)
+    open_faults = session.scalar(
+        select(func.count()).select_from(Fault).where(Fault.site_id == site_id, Fault.closed_at.is_(None))
+    ) or 0
+    if not devices or up + down == 0:
+        verdict = "unknown"
+    elif down == len(devices):
+        verdict = "down"
+    elif down or degraded or open_faults:
+        verdict = "degraded"
+    else:
+        verdict = "ok"
+    return HealthSummary(devices=len(devices), up=up, down=down, unknown=len(devices) - up - down,
+                         open_faults=open_faults, verdict=verdict)  # type: ignore[arg-type]
+
+
+@router.get("/sites", response_model=list[SiteOut])
+def list_sites(_: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> list[SiteOut]:
+    with ctx.unit() as session:
+        return [_site_out(ctx, s) for s in session.scalars(select(Site).order_by(Site.id))]
+
+
+@router.get("/sites/{site}", response_model=SiteDetailOut)
+def site_detail(site: str, _: Principal = Depends(reader),
+                ctx: AppContext = Depends(get_ctx)) -> SiteDetailOut:
+    with ctx.unit() as session:
+        row = get_site(session, site)
+        return SiteDetailOut(**_site_out(ctx, row).model_dump(), health=_health(session, site))
+
+
+@router.get("/sites/{site}/devices", response_model=list[DeviceOut])
+def site_devices(site: str, _: Principal = Depends(reader),
+                 ctx: AppContext = Depends(get_ctx)) -> list[Device]:
+    with ctx.unit() as session:
+        get_site(session, site)
+        return list(session.scalars(select(Device).where(Device.site_id == site).order_by(Device.id)))
+
+
+@router.get("/devices/{device}", response_model=DeviceOut)
+def device_detail(device: str, _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Device:
+    with ctx.unit() as session:
+        row = session.get(Device, device)
+        if row is None:
+            raise HTTPException(404, f"no device {device!r} (ids are 'site.device', e.g. urumqi.codec)")
+        return row
+
+
+@router.get("/sites/{site}/uplink", response_model=list[UplinkOut])
+def site_uplink(site: str, limit: int = Query(100, ge=1, le=10000), _: Principal = Depends(reader),
+                ctx: AppContext = Depends(get_ctx)) -> list[UplinkMeasurement]:
+    with ctx.unit() as session:
+        get_site(session, site)
+        return list(session.scalars(
+            select(UplinkMeasurement).where(UplinkMeasurement.site_id == site)
+            .order_by(UplinkMeasurement.at.desc()).limit(limit)
+        ))

@@ -1,0 +1,19 @@
+"""All central tables; importing this package registers them on ``Base.metadata``."""
+
+from central.models.audit import AuditEntry
+from central.models.base import Base, UTCDateTime, new_id, utcnow
+from central.models.commands import COMMAND_STATES, FINAL_STATES, CommandRow
+from central.models.events import EventRow, Fault
+from central.models.meetings import Meeting, MeetingSite, Recording
+from central.models.messages import IngestedMessage
+from central.models.relocations import Relocation
+from central.models.selftests import SelftestRow
+from central.models.sites import AgentToken, Device, Site
+from central.models.uplink import UplinkMeasurement
+from central.models.users import ROLES, User
+
+__all__ = [
+    "COMMAND_STATES", "FINAL_STATES", "ROLES", "AgentToken", "AuditEntry", "Base", "CommandRow", "Device",
+    "EventRow", "Fault", "IngestedMessage", "Meeting", "MeetingSite", "Recording", "Relocation",
+    "SelftestRow", "Site", "UTCDateTime", "UplinkMeasurement", "User", "new_id", "utcnow",
+]

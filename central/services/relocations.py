@@ -1,0 +1,59 @@
+"""Relocations: the agent plans the change from a venue profile, an engineer applies it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central.models import CommandRow, Relocation, utcnow
+from central.services import commands
+
+
+class RelocationError(ValueError):
+    pass
+
+
+def plan(session: Session, *, site_id: str, venue: str, actor: str, deadline_seconds: float) -> Relocation:
+    row = Relocation(site_id=site_id, venue=venue, state="planning", requested_by=actor)
+    session.add(row)
+    session.flush()
+    command = commands.enqueue(
+        session, site_id=site_id, kind="relocate_plan", requested_by=actor,
+        deadline=commands.deadline_in(deadline_seconds), args={"relocation_id": row.id, "venue": venue},
+    )
+    row.plan_command_id = command.id
+    return row
+
+
+def apply(session: Session, row: Relocation, *, actor: str, deadline_seconds: float) -> CommandRow:
+    if row.state not in ("planned", "apply_failed"):
+        raise RelocationError(f"relocation is {row.state}; only a planned relocation can be applied")
+    command = commands.enqueue(
+        session, site_id=row.site_id, kind="relocate_apply", requested_by=actor,
+        deadline=commands.deadline_in(deadline_seconds),
+        args={"relocation_id": row.id, "venue": row.venue, "plan": row.plan},
+    )
+    row.apply_command_id = command.id
+    row.state = "applying"
+    row.error = None
+    row.updated_at = utcnow()
+    return command
+
+
+def on_command_final(session: Session, command: CommandRow) -> None:
+    if command.kind not in ("relocate_plan", "relocate_apply"):
+        return
+    column = Relocation.plan_command_id if command.kind == "relocate_plan" else Relocation.apply_command_id
+    row = session.scalars(select(Relocation).where(column == command.id)).first()
+    if row is None:
+        return
+    ok = command.state == "succeeded"
+    if command.kind == "relocate_plan":
+        row.state = "planned" if ok else "plan_failed"
+        if ok:
+            row.plan = dict(command.result.get("plan", command.result))
+    else:
+        row.state = "applied" if ok else "apply_failed"
+        row.result = dict(command.result)
+    row.error = None if ok else f"{command.state}: {command.error or 'no reason given'}"
+    row.updated_at = utcnow()
