@@ -212,7 +212,14 @@ export function setLanguage(next) {
   window.location.reload();
 }
 
+async function logout() {
+  await fetch("/api/v1/auth/logout", { method: "POST", credentials: "same-origin" });
+  window.location.assign("/login");
+}
+
 function wireChrome() {
+  const out = document.querySelector('[data-action="logout"]');
+  if (out) out.addEventListener("click", logout);
   for (const button of document.querySelectorAll("[data-lang]")) {
     button.addEventListener("click", () => setLanguage(button.dataset.lang));
   }

@@ -41,7 +41,7 @@ function rating(meeting, link) {
       disabled: !caps.meetings,
       onclick: async () => {
         try {
-          await api("PUT", `/meetings/${meeting.id}/sites/${linkSite(link)}/satisfaction`, { score });
+          await api("PUT", `/meetings/${meeting.id}/sites/${linkSite(link)}/satisfaction`, { rating: score });
           notice(t("meetings.satisfaction_saved"), "ok");
           render();
         } catch (err) { showError(err); }

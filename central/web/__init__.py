@@ -1,0 +1,1 @@
+"""The web dashboard: pages, static assets, i18n catalogues and the live change stream."""

@@ -1,0 +1,216 @@
+// One site: devices (state, identity, firmware), engineer actions with their progress, self-test
+// history with evidence, availability over time, and relocation with the plan shown before apply.
+import {
+  caps, clear, confirmAction, el, fmtAgo, fmtTime, get, items, notice, onChange, pill, post, serialised,
+  showError, siteName, t,
+} from "./core.js";
+import { checksTable } from "./checks.js";
+
+const root = document.getElementById("site");
+const siteId = root.dataset.site;
+const FINAL = new Set(["succeeded", "failed", "expired"]);
+const progress = new Map();      // command id -> {kind, target, state, error}
+let site = { id: siteId };
+
+// -- commands and their progress ------------------------------------------------------------------------
+function renderProgress() {
+  const list = document.getElementById("progress");
+  clear(list, [...progress.entries()].reverse().map(([id, p]) => el("li", { "data-command": id, "data-state": p.state },
+    pill(p.state), el("strong", {}, t(`kind.${p.kind}`)), el("span", {}, p.target),
+    p.error ? el("span", { class: "muted" }, p.error) : null)));
+}
+
+async function follow(id) {
+  const entry = progress.get(id);
+  if (!entry || FINAL.has(entry.state)) return;
+  try {
+    const command = await get(`/commands/${id}`);
+    entry.state = command.state;
+    entry.error = command.error || (command.result && command.result.error) || "";
+  } catch (err) { entry.error = err.message_for_user ?? String(err); }
+  renderProgress();
+  if (!FINAL.has(entry.state)) setTimeout(() => follow(id), 1000);
+  else render();
+}
+
+async function runCommand(path, body, kind, target) {
+  try {
+    const accepted = await post(path, body);
+    const id = accepted.id ?? accepted.command_id;
+    progress.set(id, { kind, target, state: accepted.state ?? "queued", error: "" });
+    renderProgress();
+    follow(id);
+    return accepted;
+  } catch (err) {
+    showError(err);
+    return null;
+  }
+}
+
+async function deviceAction(device, kind) {
+  const question = t(`site.confirm_${kind}`, { device: device.id });
+  if (!(await confirmAction(question, { confirmLabel: t(`site.${kind}`), danger: true }))) return;
+  await runCommand(`/devices/${device.id}/commands`, { kind }, kind, device.id);
+}
+
+async function selftest() {
+  if (!(await confirmAction(t("site.confirm_selftest", { site: siteName(site) }), { confirmLabel: t("site.run_selftest") }))) return;
+  await runCommand(`/sites/${siteId}/selftests`, {}, "selftest", siteName(site));
+}
+
+// -- devices ---------------------------------------------------------------------------------------------
+function deviceState(device) {
+  if (device.up === null || device.up === undefined) return "unknown";
+  if (!device.up) return "down";
+  return device.verdict === "degraded" ? "degraded" : "up";
+}
+
+function canPowerCycle(devices, device) {
+  // A PDU outlet feeds the device when the site has a power outlet role (the agent knows the wiring).
+  return devices.some((d) => (d.roles ?? []).includes("power") || (d.roles ?? []).includes("pdu")) &&
+    !(device.roles ?? []).includes("power") && !(device.roles ?? []).includes("pdu");
+}
+
+function devicesTable(devices) {
+  const actions = caps.devices;
+  return el("div", { class: "table-wrap" }, el("table", { id: "devices" },
+    el("thead", {}, el("tr", {},
+      ["site.device", "site.state", "site.model", "site.firmware", "site.serial", "site.address", "site.since"]
+        .map((k) => el("th", {}, t(k))),
+      actions ? el("th", {}, t("site.actions")) : null)),
+    el("tbody", {}, devices.map((device) => {
+      const identity = device.identity ?? {};
+      const state = deviceState(device);
+      return el("tr", { "data-device": device.id, "data-state": state },
+        el("td", {}, el("strong", {}, device.id.split(".").slice(1).join(".")),
+          el("div", { class: "muted" }, (device.roles ?? []).join(", "))),
+        el("td", {}, pill(state),
+          (device.reasons ?? []).length ? el("div", { class: "muted" }, device.reasons.join("; ")) : null),
+        el("td", {}, [identity.vendor, identity.model || device.model].filter(Boolean).join(" ")),
+        el("td", {}, identity.firmware ?? ""),
+        el("td", {}, identity.serial ?? ""),
+        el("td", { class: "muted" }, device.address ?? ""),
+        el("td", { title: fmtTime(device.since) }, device.since ? fmtAgo(device.since) : ""),
+        actions ? el("td", {}, el("div", { class: "actions" },
+          el("button", { "data-action": "reboot", onclick: () => deviceAction(device, "reboot") }, t("site.reboot")),
+          canPowerCycle(devices, device)
+            ? el("button", { "data-action": "power_cycle", onclick: () => deviceAction(device, "power_cycle") },
+              t("site.power_cycle"))
+            : null)) : null);
+    }))));
+}
+
+// -- availability ------------------------------------------------------------------------------------------
+function availabilityTable(data) {
+  const devices = items(data, "devices");
+  if (!devices.length) return el("p", { class: "muted" }, t("common.none"));
+  return el("div", { class: "table-wrap" }, el("table", { id: "availability" },
+    el("thead", {}, el("tr", {}, el("th", {}, t("site.device")), el("th", {}, t("site.availability")),
+      el("th", {}, (data.days ?? []).length ? `${data.days[0]} … ${data.days[data.days.length - 1]}` : ""))),
+    el("tbody", {}, devices.map((d) => el("tr", { "data-device": d.id },
+      el("td", {}, d.id),
+      el("td", { class: "num" }, `${(d.availability * 100).toFixed(2)}%`),
+      el("td", {}, el("div", { class: "days" }, (d.daily ?? []).map((v, i) => el("span", {
+        class: `day-cell ${v >= 0.999 ? "full" : v >= 0.95 ? "most" : "low"}`,
+        title: `${data.days[i]}: ${(v * 100).toFixed(1)}%`,
+      })))))))));
+}
+
+// -- self-tests ---------------------------------------------------------------------------------------------
+function selftestList(runs) {
+  if (!runs.length) return el("p", { class: "muted" }, t("site.no_selftests"));
+  return el("div", { id: "selftests" }, runs.map((run) => el("details", { class: "panel", "data-selftest": run.id,
+    style: "margin-bottom:.5rem" },
+    el("summary", {}, pill(run.verdict || run.state), " ", fmtTime(run.finished_at || run.created_at), " · ",
+      t(`site.trigger.${run.trigger}`), run.late ? " · late" : ""),
+    el("div", { class: "lazy-checks" }, el("p", { class: "muted" }, t("common.loading"))))));
+}
+
+async function loadChecks(details) {
+  const holder = details.querySelector(".lazy-checks");
+  if (!holder || holder.dataset.loaded) return;
+  holder.dataset.loaded = "1";
+  try {
+    const run = await get(`/selftests/${details.dataset.selftest}`);
+    clear(holder, checksTable(run.checks ?? []));
+  } catch (err) { clear(holder, el("p", { class: "muted" }, err.message_for_user ?? String(err))); }
+}
+
+// -- relocation ------------------------------------------------------------------------------------------------
+function relocationPanel() {
+  const out = el("div", { id: "relocation-plan" });
+  const venue = el("input", { name: "venue", placeholder: "e.g. urumqi-newbuilding", required: true });
+  const form = el("form", { class: "toolbar", "data-form": "relocate" },
+    el("label", {}, t("site.venue"), " ", venue),
+    el("button", { type: "submit", "data-action": "make-plan" }, t("site.make_plan")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const accepted = await runCommand(`/sites/${siteId}/relocations`, { venue: venue.value.trim() },
+      "relocate_plan", venue.value.trim());
+    if (accepted) watchRelocation(accepted.id, out);
+  });
+  return el("section", {}, form, out);
+}
+
+async function watchRelocation(id, out) {
+  let relocation;
+  try { relocation = await get(`/relocations/${id}`); } catch (err) { showError(err); return; }
+  const steps = items(relocation.plan?.steps ?? relocation.plan?.changes ?? [], "steps");
+  const planView = steps.length
+    ? el("ol", {}, steps.map((s) => el("li", {}, typeof s === "string" ? s : JSON.stringify(s))))
+    : el("pre", { class: "evidence" }, JSON.stringify(relocation.plan ?? {}, null, 2));
+  const apply = el("button", { class: "danger", "data-action": "apply-plan", onclick: async () => {
+    const ok = await confirmAction(t("site.confirm_apply", { site: siteName(site) }),
+      { confirmLabel: t("site.apply_plan"), danger: true, body: planView.cloneNode(true) });
+    if (!ok) return;
+    await runCommand(`/relocations/${id}/apply`, {}, "relocate_apply", relocation.venue ?? "");
+    setTimeout(() => watchRelocation(id, out), 1000);
+  } }, t("site.apply_plan"));
+  clear(out,
+    el("p", {}, pill(relocation.state), " ", relocation.error ?? ""),
+    relocation.state === "planned" ? el("p", {}, t("site.plan_before_apply")) : null,
+    relocation.state !== "planning" ? planView : null,
+    relocation.state === "planned" ? apply : null);
+  if (["planning", "applying"].includes(relocation.state)) setTimeout(() => watchRelocation(id, out), 1000);
+}
+
+// -- page ---------------------------------------------------------------------------------------------------
+let built = false;
+const render = serialised(async () => {
+  const [siteData, deviceData, runData, availability] = await Promise.all([
+    get(`/sites/${siteId}`), get(`/sites/${siteId}/devices`), get(`/sites/${siteId}/selftests`),
+    get(`/sites/${siteId}/availability`).catch(() => null),
+  ]);
+  site = siteData;
+  const devices = items(deviceData, "devices").sort((a, b) => a.id.localeCompare(b.id));
+  if (!built) {
+    built = true;
+    clear(root,
+      el("div", { class: "meeting-head" }, el("h1", { id: "site-title" }), el("span", { id: "site-agent" }),
+        el("span", { class: "spacer" }),
+        caps.devices ? el("button", { class: "primary", "data-action": "selftest", onclick: selftest }, t("site.run_selftest")) : null),
+      el("ul", { id: "progress", class: "progress-list", "aria-live": "polite" }),
+      el("h2", {}, t("site.devices")), el("div", { id: "devices-box" }),
+      el("h2", {}, t("site.availability")), el("p", { class: "muted" }, t("site.availability_hint")),
+      el("div", { id: "availability-box" }),
+      el("h2", {}, t("site.selftests")), el("div", { id: "selftests-box" }),
+      caps.devices ? el("h2", {}, t("site.relocate")) : null,
+      caps.devices ? relocationPanel() : null);
+  }
+  document.getElementById("site-title").textContent = siteName(site);
+  clear(document.getElementById("site-agent"),
+    pill(site.agent_connected ? "up" : "down", `${t("overview.agent")}: ${site.agent_connected ? t("overview.agent_up") : t("overview.agent_down")}`));
+  clear(document.getElementById("devices-box"), devicesTable(devices));
+  clear(document.getElementById("availability-box"), availability ? availabilityTable(availability) : "");
+  const runs = items(runData, "selftests");
+  const openRuns = new Set([...document.querySelectorAll("#selftests details[open]")].map((d) => d.dataset.selftest));
+  clear(document.getElementById("selftests-box"), selftestList(runs.slice(0, 20)));
+  for (const details of document.querySelectorAll("#selftests details")) {
+    details.addEventListener("toggle", () => details.open && loadChecks(details));
+    if (openRuns.has(details.dataset.selftest)) { details.open = true; }
+  }
+});
+
+render();
+onChange(["sites", "devices", "selftests", "faults"], render);
+onChange(["commands"], () => { for (const id of progress.keys()) follow(id); });
