@@ -65,6 +65,9 @@ def check_site(site: SiteProfile, file: Path, models: Mapping[str, ResolvedModel
             continue  # an invalid model file reports its own issues
         _check_device_against_model(site, i, model, issues)
     _check_outlets(site, models, issues)
+    for i, dev in enumerate(site.devices):
+        if dev.via is not None and dev.via not in by_id:
+            issues.add(("devices", i, "via"), f"controlled through a missing device '{dev.via}'")
 
 
 def _check_device_against_model(site: SiteProfile, i: int, model: ResolvedModel, issues: IssueList) -> None:

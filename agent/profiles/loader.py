@@ -113,7 +113,7 @@ def load_site(path: str | Path, *, models_dir: str | Path | None = None,
         desired_state=desired_state_of(None, devices, room=room),
         expectations=site.expect.model_dump(exclude_none=True),
         central_token_ref=SecretRef.parse(site.central_token) if site.central_token else None,
-        store=store)
+        bridge_uri=site.bridge_uri or "", store=store)
 
 
 def _resolve_device(site: SiteProfile, i: int, dev: DeviceProfile, model: ResolvedModel,
@@ -187,7 +187,8 @@ def _resolve_device(site: SiteProfile, i: int, dev: DeviceProfile, model: Resolv
         known_hosts=under_root(root, known_hosts.value) if known_hosts.value else "",
         trust_on_first_use=bool(tofu.value), options=options,
         identity=dev.identity.model_dump(exclude_none=True), outlet=outlet, desired=desired,
-        expect=_expectations(site, dev, model), choices=choices, store=store)
+        expect=_expectations(site, dev, model), via=f"{site.id}.{dev.via}" if dev.via else None,
+        choices=choices, store=store)
 
 
 def _expectations(site: SiteProfile, dev: DeviceProfile, model: ResolvedModel) -> dict[str, Any]:

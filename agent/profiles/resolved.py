@@ -24,6 +24,9 @@ class ResolvedModel:
     profile: ModelProfile = field(repr=False)
     lines: dict = field(default_factory=dict, repr=False, compare=False)   # key path -> line
 
+    def __str__(self) -> str:
+        return self.id
+
     @property
     def driver(self) -> str:
         return self.profile.driver
@@ -86,6 +89,7 @@ class ResolvedDevice:
     outlet: OutletRef | None
     desired: dict[str, Any]         # plain data; secrets stay references (strings)
     expect: dict[str, Any]          # what selftest_checks(expect) receives
+    via: str | None = None          # full id of the device it is controlled through
     choices: dict[str, Choice] = field(default_factory=dict, repr=False, compare=False)
     store: SecretStore | None = field(default=None, repr=False, compare=False)
 
@@ -146,7 +150,7 @@ class ResolvedDevice:
             "trust_on_first_use": self.trust_on_first_use, "options": self.options,
             "identity": self.identity,
             "outlet": {"pdu": self.outlet.pdu, "outlet": self.outlet.outlet} if self.outlet else None,
-            "desired": self.desired, "expect": self.expect,
+            "desired": self.desired, "expect": self.expect, "via": self.via,
         }
 
 
@@ -180,11 +184,38 @@ class ResolvedSite:
     desired_state: DesiredState
     expectations: dict[str, Any]
     central_token_ref: SecretRef | None = None
+    bridge_uri: str = ""
     store: SecretStore | None = field(default=None, repr=False, compare=False)
 
     @property
     def names(self) -> dict[str, str]:
         return {"zh": self.name_zh, "en": self.name_en}
+
+    @property
+    def name(self) -> str:
+        return self.name_en
+
+    @property
+    def uplink_min_mbps(self) -> float:
+        return float(self.expectations.get("min_uplink_mbps", 0.0))
+
+    @property
+    def ntp_server(self) -> str:
+        return str(self.expectations.get("ntp_server", ""))
+
+    @property
+    def room(self) -> dict[str, Any]:
+        """The room in one flat mapping (first switcher, display and codec), as ``agent.site``
+        reads it: routes, camera_preset, display_input, codec_main_source, volume."""
+        ds = self.desired_state
+        codecs = [d for d in self.devices if "codec" in d.roles]
+        return {
+            "routes": next(iter(ds.routes.values()), {}),
+            "camera_preset": ds.camera_preset,
+            "display_input": next(iter(ds.display_inputs.values()), None),
+            "codec_main_source": codecs[0].desired.get("main_source") if codecs else None,
+            "volume": ds.volume,
+        }
 
     def device(self, device_id: str) -> ResolvedDevice:
         """By local ("codec") or full ("urumqi.codec") id; ``KeyError`` if absent."""
@@ -205,7 +236,7 @@ class ResolvedSite:
         return {
             "id": self.id, "name": self.names, "timezone": self.timezone, "central_url": self.central_url,
             "central_token": f"{MASK} ({self.central_token_ref})" if self.central_token_ref else "",
-            "demo": self.demo, "expect": self.expectations,
+            "demo": self.demo, "bridge_uri": self.bridge_uri, "expect": self.expectations,
             "room": {"camera_preset": self.desired_state.camera_preset, "volume": self.desired_state.volume,
                      "microphones_muted": self.desired_state.microphones_muted},
             "devices": [d.as_dict() for d in self.devices],

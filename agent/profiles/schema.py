@@ -207,6 +207,7 @@ class DeviceProfile(Strict):
     boot_time: Seconds | None = None
     identity: Identity = Identity()
     outlet: OutletWire | None = None       # which PDU outlet feeds this device
+    via: Identifier | None = None          # device it is controlled through (camera via codec)
     options: dict[str, Any] = {}           # per-device driver knobs, over the model's
     desired: DeviceDesired = DeviceDesired()
     expect: DeviceExpect = DeviceExpect()  # per-device additions to the site's expectations
@@ -233,6 +234,7 @@ class SiteExpect(Strict):
     min_uplink_mbps: Annotated[float, Field(gt=0)]      # uplink bandwidth needed before a meeting
     test_uri: str | None = None            # optional test call target (e.g. the bridge)
     ping_target: str | None = None         # router: what the uplink check pings
+    ntp_server: str | None = None          # "host[:port]" for the clock-in-sync check
 
 
 class SiteProfile(Strict):
@@ -241,6 +243,7 @@ class SiteProfile(Strict):
     timezone: TimeZone
     central_url: CentralUrl
     central_token: SecretText | None = None    # the agent's token for the central link
+    bridge_uri: SipUri | None = None       # the MCU every site dials in bridge mode
     demo: bool = False                     # simulator credentials: secrets file generated on first use
     secrets_file: str | None = None        # relative paths are resolved against the repo root
     defaults: SiteDefaults = SiteDefaults()
