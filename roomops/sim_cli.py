@@ -124,7 +124,7 @@ def _announce(sim: SiteSimulation, *, as_json: bool) -> None:
     width_id = max((len(e["id"]) for e in entries), default=0)
     width_model = max((len(e["model"]) for e in entries), default=0)
     for e in entries:
-        creds = f"username={e['username']} password={e['password']}" if e["password"] else ""
+        creds = " ".join(f"{k}={e[k]}" for k in ("username", "password") if e[k])
         print(f"{e['id']:<{width_id}}  {e['model']:<{width_model}}  {e['url']}  {creds}".rstrip(), flush=True)
     if not entries:
         print("no device of these sites has a simulator yet", file=sys.stderr, flush=True)

@@ -12,8 +12,10 @@ device's ``options`` (which win, being explicit), by role:
 - switcher: ``inputs``, ``outputs``, ``presets``.
 - display: ``name``.
 - recorder: ``recordings_dir`` (absolute), ``inputs``, ``storage_gb``.
-- router: ``hostname``, ``interfaces``, ``uplink_mbps`` (what the simulated uplink offers:
-  twice the site's minimum, so the check passes until a fault says otherwise).
+- router: ``hostname``, ``interfaces`` {name: {address "a.b.c.d/len", description}} (the
+  model's first interface is the uplink, given an address in 100.64.<site octet>.2/30; the
+  second carries the device address as the room's gateway), ``uplink`` (interface name),
+  ``uplink_mbps`` (what the simulated uplink offers: twice the site's minimum).
 - power (PDU): ``outlet_count``, ``outlets`` {n: full device id}, ``names`` {n: device name},
   ``transports`` [transport].
 """
@@ -53,7 +55,14 @@ def sim_options(device: ResolvedDevice, site: ResolvedSite) -> dict[str, Any]:
         opts.update({k: caps[k] for k in ("inputs", "storage_gb") if k in caps})
     if "router" in roles:
         opts["hostname"] = f"{site.id}-{device.local_id}"
-        opts["interfaces"] = list(caps.get("interfaces", []))
+        names = list(caps.get("interfaces", []))
+        octet = device.host.split(".")[2] if device.host.count(".") == 3 else "0"
+        if names:
+            interfaces = {names[0]: {"address": f"100.64.{octet}.2/30", "description": "uplink"}}
+            if len(names) > 1:
+                interfaces[names[1]] = {"address": f"{device.host}/24", "description": "room LAN"}
+            opts["interfaces"] = interfaces
+            opts["uplink"] = names[0]
         opts["uplink_mbps"] = 2 * site.uplink_min_mbps if site.uplink_min_mbps else 100.0
     if "power" in roles:
         fed = [d for d in site.devices if d.outlet is not None and d.outlet.pdu == device.id]
