@@ -31,9 +31,8 @@ async def metrics(ctx: AppContext = Depends(get_ctx)) -> PlainTextResponse:
             open_faults = session.scalar(
                 select(func.count()).select_from(Fault).where(Fault.closed_at.is_(None))
             )
-            by_state = dict(session.execute(
-                select(CommandRow.state, func.count()).group_by(CommandRow.state)
-            ).tuples().all())
+            rows = session.execute(select(CommandRow.state, func.count()).group_by(CommandRow.state))
+            by_state = {state: int(n) for state, n in rows}
             return int(open_faults or 0), by_state
 
     open_faults, by_state = await to_thread.run_sync(counts)
