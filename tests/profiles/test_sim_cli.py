@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,8 @@ from simulators.site import SiteSimulation
 from tests.profiles.helpers import REPO, make_tree, write
 
 
-def lab_site(profiles: Path, site_id: str, display: str, camera: str, pdu: str) -> Path:
+def lab_site(profiles: Path, site_id: str, next_address: Callable[[], str]) -> Path:
+    display, camera, switcher, pdu = (next_address() for _ in range(4))
     return write(profiles / "sites" / f"{site_id}.yaml", f"""
         id: {site_id}
         name: {{zh: 实验室, en: Lab}}
@@ -49,7 +51,7 @@ def lab_site(profiles: Path, site_id: str, display: str, camera: str, pdu: str) 
             port: 52381
           - id: switcher
             model: extron-dxp88
-            address: {pdu.rsplit('.', 1)[0]}.{int(pdu.rsplit('.', 1)[1]) % 250 + 3}
+            address: {switcher}
             port: 2323
           - id: pdu
             model: apc-ap7900
@@ -70,11 +72,14 @@ def has_simulator(driver: str) -> bool:
 
 def read_line(proc: subprocess.Popen[str], timeout: float) -> str:
     sel = selectors.DefaultSelector()
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stderr is not None
     sel.register(proc.stdout, selectors.EVENT_READ)
     if not sel.select(timeout):
         raise TimeoutError("roomops sim printed nothing")
-    return proc.stdout.readline()
+    line = proc.stdout.readline()
+    if not line:
+        raise AssertionError(f"roomops sim ended: {proc.stderr.read()}")
+    return line
 
 
 def pjlink_power(host: str, port: int, password: str) -> str:
@@ -88,8 +93,8 @@ def pjlink_power(host: str, port: int, password: str) -> str:
 
 def test_roomops_sim_serves_two_sites(tmp_path: Path, loopback_factory) -> None:
     profiles = make_tree(tmp_path)
-    a = lab_site(profiles, "lab", loopback_factory(), loopback_factory(), loopback_factory())
-    b = lab_site(profiles, "lab2", loopback_factory(), loopback_factory(), loopback_factory())
+    a = lab_site(profiles, "lab", loopback_factory)
+    b = lab_site(profiles, "lab2", loopback_factory)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "roomops.cli", "sim", "--site", str(a), "--site", str(b), "--json",
@@ -127,7 +132,7 @@ def test_roomops_sim_serves_two_sites(tmp_path: Path, loopback_factory) -> None:
 
 def test_site_simulation_wires_the_pdu_and_stops_cleanly(tmp_path: Path, loopback_factory) -> None:
     profiles = make_tree(tmp_path)
-    site = load_site(lab_site(profiles, "lab", loopback_factory(), loopback_factory(), loopback_factory()))
+    site = load_site(lab_site(profiles, "lab", loopback_factory))
     specs = to_sim_specs(site)
     by_id = {s.device_id: s for s in specs}
     assert by_id["lab.pdu"].options["outlets"] == {3: "lab.display1"}
@@ -144,6 +149,6 @@ def test_site_simulation_wires_the_pdu_and_stops_cleanly(tmp_path: Path, loopbac
 
 def test_unknown_fault_device_is_refused(tmp_path: Path, loopback_factory) -> None:
     profiles = make_tree(tmp_path)
-    site = load_site(lab_site(profiles, "lab", loopback_factory(), loopback_factory(), loopback_factory()))
+    site = load_site(lab_site(profiles, "lab", loopback_factory))
     with pytest.raises(ValueError, match="unknown device"):
         SiteSimulation(to_sim_specs(site), faults={"lab.nothing": ["silent"]})
