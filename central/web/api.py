@@ -27,6 +27,9 @@ from central.web.feed import ChangeFeed
 router = APIRouter(prefix="/api/v1", tags=["dashboard"])
 
 KEEPALIVE_SECONDS = 15.0
+#: A stream ends after this long and the browser reconnects (EventSource does so by itself), so a
+#: server shutting down never waits longer than this for open dashboards.
+STREAM_MAX_SECONDS = 30.0
 
 
 # -- live change stream (server-sent events) -------------------------------------------------------
@@ -46,16 +49,21 @@ async def stream(request: Request, _: Principal = Depends(reader)) -> StreamingR
     """``event: change`` with ``{"topics": [...]}`` whenever data of those topics changed."""
     feed = change_feed(request)
     queue = feed.subscribe()
+    lifetime = float(getattr(request.app.state, "dashboard_stream_seconds", STREAM_MAX_SECONDS))
 
     async def events() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + lifetime
         try:
-            yield "retry: 2000\n\n"
-            while True:
+            yield "retry: 1000\n\n"
+            while (left := ends - loop.time()) > 0:
                 try:
-                    topics = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    topics = await asyncio.wait_for(queue.get(), min(KEEPALIVE_SECONDS, left))
                 except TimeoutError:
                     yield ": keepalive\n\n"      # keeps proxies from closing an idle stream
                     continue
+                if topics is None:
+                    return
                 payload = json.dumps({"topics": topics, "at": utcnow().isoformat()})
                 yield f"event: change\ndata: {payload}\n\n"
         finally:

@@ -90,18 +90,25 @@ class ChangeFeed:
     def __init__(self, sessions: sessionmaker[Session], interval: float = DEFAULT_INTERVAL_SECONDS) -> None:
         self._sessions = sessions
         self.interval = interval
-        self._listeners: set[asyncio.Queue[list[str]]] = set()
+        self._listeners: set[asyncio.Queue[list[str] | None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._last: dict[str, str] | None = None
 
-    def subscribe(self) -> asyncio.Queue[list[str]]:
-        queue: asyncio.Queue[list[str]] = asyncio.Queue(maxsize=16)
+    def subscribe(self) -> asyncio.Queue[list[str] | None]:
+        queue: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=16)
         self._listeners.add(queue)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="dashboard-change-feed")
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[list[str]]) -> None:
+    def close(self) -> None:
+        """End every stream (None tells a listener to stop): call on shutdown so the server need not
+        wait for browsers to hang up. Browsers reconnect to the next instance on their own."""
+        for queue in list(self._listeners):
+            _drain(queue)
+            queue.put_nowait(None)
+
+    def unsubscribe(self, queue: asyncio.Queue[list[str] | None]) -> None:
         self._listeners.discard(queue)
         if not self._listeners and self._task is not None:
             self._task.cancel()
@@ -136,7 +143,7 @@ class ChangeFeed:
                 queue.put_nowait(topics)
 
 
-def _drain(queue: asyncio.Queue[list[str]]) -> None:
+def _drain(queue: asyncio.Queue[list[str] | None]) -> None:
     while not queue.empty():
         queue.get_nowait()
 

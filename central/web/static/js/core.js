@@ -13,10 +13,16 @@ export function t(key, values = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : `{${name}}`));
 }
 
+/** The translated state word, or the word itself when the catalogue has none. */
+export function stateText(state) {
+  const key = `state.${state}`;
+  return key in texts ? texts[key] : state;
+}
+
 /** A state word ("connected", "down") as a coloured pill. */
 export function pill(state, label) {
   const span = el("span", { class: `pill s-${state || "unknown"}`, "data-state": state || "unknown" });
-  span.textContent = label ?? t(`state.${state || "unknown"}`);
+  span.textContent = label ?? stateText(state || "unknown");
   return span;
 }
 
@@ -133,7 +139,8 @@ export function notice(text, kind = "info") {
   const box = document.getElementById("notices");
   const item = el("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
   box.prepend(item);
-  if (kind !== "error") setTimeout(() => item.remove(), 8000);
+  if (kind !== "error") setTimeout(() => item.remove(), 5000);
+  while (box.children.length > 3) box.lastElementChild.remove();
   return item;
 }
 
@@ -173,8 +180,15 @@ export function onChange(topics, refresh) {
 function startLive() {
   const dot = document.getElementById("live");
   const source = new EventSource("/api/v1/stream");
+  let opened = 0;
   source.addEventListener("open", () => {
     if (dot) { dot.dataset.live = "on"; dot.textContent = t("live.connected"); }
+    // After a reconnect, changes made while the stream was down were not announced: refresh all.
+    opened += 1;
+    if (opened > 1) {
+      const everything = { topics: ["sites", "devices", "faults", "selftests", "meetings", "commands", "relocations", "audit"] };
+      for (const listener of liveListeners) listener(everything);
+    }
   });
   source.addEventListener("error", () => {
     if (dot) { dot.dataset.live = "off"; dot.textContent = t("live.reconnecting"); }

@@ -56,7 +56,11 @@ function tile(meeting, link) {
   const call = link.call ?? {};
   const inCall = ["dialing", "ringing", "connecting", "connected"].includes(link.call_state);
   const readiness = link.readiness || "pending";
-  return el("article", { class: `site-tile c-${link.call_state}`, "data-site": id, "data-call": link.call_state,
+  // Hung up at the end of the meeting is the normal outcome, not an alarm.
+  const ended = meeting.state === "stopped" && link.call_state === "disconnected";
+  const callPill = pill(link.call_state || "idle");
+  if (ended) callPill.className = "pill s-idle";
+  return el("article", { class: `site-tile c-${ended ? "idle" : link.call_state}`, "data-site": id, "data-call": link.call_state,
     "data-readiness": readiness },
     el("h3", {}, el("a", { href: `/sites/${id}` }, nameOf(id)),
       id === meeting.host_site ? el("span", { class: "pill" }, t("meetings.host")) : null),
@@ -68,7 +72,7 @@ function tile(meeting, link) {
             t("meetings.show_checks"))
           : null),
       el("dt", {}, t("meetings.call")),
-      el("dd", { "data-field": "call" }, pill(link.call_state || "idle")),
+      el("dd", { "data-field": "call" }, callPill),
       inCall || call.rate_kbps ? el("dt", {}, t("meetings.rate")) : null,
       inCall || call.rate_kbps ? el("dd", { "data-field": "rate" },
         call.rate_kbps ? `${call.rate_kbps} kbps` : "–", " ",

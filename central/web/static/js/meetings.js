@@ -70,7 +70,7 @@ function renderCalendar(meetings) {
 }
 
 const render = serialised(async () => {
-  const [siteData, meetingData] = await Promise.all([get("/sites"), get("/meetings")]);
+  const [siteData, meetingData] = await Promise.all([get("/sites"), get("/dashboard/meetings")]);
   sites = items(siteData, "sites");
   const meetings = items(meetingData, "meetings").sort((a, b) => new Date(a.start) - new Date(b.start));
   listBox.classList.toggle("hidden", view !== "list");

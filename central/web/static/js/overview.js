@@ -4,11 +4,9 @@ import { clear, el, fmtAgo, fmtClock, fmtTime, get, items, onChange, pill, seria
 const grid = document.getElementById("sites");
 
 /** ok / degraded / down for the card's top border, from the agent link and the devices. */
-export function siteVerdict(site) {
+function siteVerdict(site) {
   if (!site.agent_connected) return "down";
-  const down = site.devices_total - site.devices_up;
-  if (down > 0 || site.open_faults > 0) return down === site.devices_total && down > 0 ? "down" : "degraded";
-  return "ok";
+  return site.verdict || "unknown";
 }
 
 function readiness(site) {
@@ -36,7 +34,7 @@ function card(site) {
           site.agent_connected ? t("overview.agent_up") : t("overview.agent_down"))),
       el("dt", {}, t("overview.devices")),
       el("dd", { "data-field": "devices" },
-        el("span", { class: `big-number ${site.devices_up < site.devices_total ? "bad" : ""}` },
+        el("span", { class: `big-number ${site.devices_down ? "bad" : ""}` },
           t("overview.devices_up", { up: site.devices_up ?? 0, total: site.devices_total ?? 0 }))),
       el("dt", {}, t("overview.faults")),
       el("dd", { "data-field": "faults" },
@@ -53,7 +51,7 @@ function card(site) {
 }
 
 const render = serialised(async () => {
-  const sites = items(await get("/sites"), "sites");
+  const sites = items(await get("/dashboard/sites"), "sites");
   if (!sites.length) {
     clear(grid, el("p", { class: "muted" }, t("overview.no_sites")));
     return;

@@ -1,0 +1,121 @@
+"""Fixtures for the dashboard: a real central under uvicorn with six sites and their agents, and
+Debian's Chromium driven by Playwright (never `playwright install`)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.central.helpers import PASSWORD, RunningServer, Seeded, central_settings, seed
+from tests.dashboard.fake_agent import AgentBehaviour, FakeFleet
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+SITES: dict[str, dict[str, str]] = {
+    "shanghai-hq": {"name": "Shanghai Head Office", "name_zh": "上海总部"},
+    "urumqi": {"name": "Urumqi Office", "name_zh": "乌鲁木齐办事处"},
+    "lhasa": {"name": "Lhasa Office", "name_zh": "拉萨办事处"},
+    "guangzhou": {"name": "Guangzhou Office", "name_zh": "广州办事处"},
+    "kunming": {"name": "Kunming Office", "name_zh": "昆明办事处"},
+    "xining": {"name": "Xining Office", "name_zh": "西宁办事处"},
+}
+#: How fast the change feed polls in tests (the default is 1 s).
+FEED_INTERVAL = 0.25
+#: Streams end (and browsers reconnect) this often in tests, which also exercises the reconnect.
+STREAM_SECONDS = 4.0
+
+
+@dataclass
+class Central:
+    server: RunningServer
+    seeded: Seeded
+    fleet: FakeFleet | None = None
+
+    @property
+    def url(self) -> str:
+        return self.server.base_url
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.fail("Debian's chromium is missing: scripts/test installs it (apt-get install chromium)")
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Playwright) -> Iterator[Browser]:
+    chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US",
+                              timezone_id="Asia/Shanghai")
+    ctx.set_default_timeout(10_000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def page(central: Central, context: BrowserContext) -> Page:
+    """A tab; it depends on central so the browser hangs up before the server stops."""
+    return context.new_page()
+
+
+def start_central(tmp_path: Path, host: str) -> Central:
+    server = RunningServer(central_settings(tmp_path), host)
+    server.app.state.dashboard_feed_interval = FEED_INTERVAL
+    server.app.state.dashboard_stream_seconds = STREAM_SECONDS
+    server.start()
+    seeded = seed(server.engine, tuple(SITES), **SITES)
+    return Central(server, seeded)
+
+
+@pytest.fixture
+def central(tmp_path: Path, loopback: str) -> Iterator[Central]:
+    """Central with six sites and one user per role, no agents connected."""
+    running = start_central(tmp_path, loopback)
+    try:
+        yield running
+    finally:
+        running.server.stop()
+
+
+@pytest.fixture
+def behaviours() -> dict[str, AgentBehaviour]:
+    """Per-site agent behaviour; a test overrides this fixture to change it."""
+    return {"lhasa": AgentBehaviour(readiness="degraded")}
+
+
+@pytest.fixture
+def live_central(central: Central, behaviours: dict[str, AgentBehaviour]) -> Iterator[Central]:
+    """Central with every site's agent connected over the real agent link."""
+    with FakeFleet(central.url, central.seeded.tokens, behaviours) as fleet:
+        fleet.wait_connected()
+        central.fleet = fleet
+        yield central
+
+
+def sign_in(page: Page, base_url: str, username: str, target: str = "/") -> None:
+    page.goto(f"{base_url}{target}")
+    page.wait_for_url("**/login**")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}{target}")
