@@ -1,0 +1,181 @@
+"""An Extron SIS session over Telnet or RS-232: banner, login, verbose mode, command/reply.
+
+On Telnet the unit greets with ``(c) Copyright YYYY, Extron Electronics, <model>, Vn.nn,
+60-nnnn-nn`` and a date line, then ``Password:`` if a password is set; the answer is
+``Login Administrator`` or ``Login User`` (a wrong password gets the prompt again: ``AuthError``).
+On RS-232 the banner only appears at power-up, so nothing is awaited.
+
+Verbose mode is per connection (Ethernet starts at 0), so it is set on every connect. A reply
+is recognised by the pattern the command expects; ``Exx`` is always an error for the command
+just sent (``CommandRejected``); any other line (front-panel ``Qik``, ``Rprnn``, ``RcdrYn``...)
+is an unsolicited message, kept in ``events`` and never taken for the reply.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from drivers.errors import AuthError, CommandRejected, DeviceTimeout, ProtocolError
+from drivers.transports.base import Transport
+
+SIS_ERRORS = {
+    "E01": "invalid input number",
+    "E06": "invalid input change",
+    "E10": "invalid command",
+    "E11": "invalid preset number",
+    "E12": "invalid output number / port",
+    "E13": "invalid value / parameter",
+    "E14": "not valid for this configuration",
+    "E17": "timeout / invalid for this signal type",
+    "E21": "invalid room number",
+    "E22": "busy",
+    "E24": "privilege violation",
+    "E25": "device not present",
+    "E26": "maximum number of connections exceeded",
+    "E27": "invalid event number",
+    "E28": "bad filename or file not found",
+    "E30": "hardware failure",
+    "E31": "break pass-through not set",
+    "E33": "bad file type for logo",
+}
+
+COPYRIGHT = re.compile(
+    r"\(c\) Copyright (?P<year>\d{4}), Extron Electronics,? (?P<model>[^,]+), V(?P<version>[\d.]+)"
+    r"(?:, (?P<part>60-\d+-\d+))?")
+_DATE_LINE = re.compile(rb"\w{3}, \d{1,2} \w{3} \d{4},? \d{1,2}:\d{2}:\d{2}[^\r\n]*\r\n")
+_TOKEN = re.compile(rb"\r\n|Password:")
+_ERROR = re.compile(r"^E(\d\d)(?::.*)?$")
+#: What a unit says on its own (front panel, another controller, power-up); anything else that
+#: is not the expected reply is garbage.
+UNSOLICITED = re.compile(
+    r"Qik|[RS]pr\d+|Out\d+ In\d+ \w+|In\d+ \w+|[VA]mt\d+(\*\d+)?|Exe\d|Rcdr\w+|Reconfig|Login \w+"
+    r"|\(c\) Copyright.*|\w{3}, \d{1,2} \w{3} \d{4}.*")
+
+
+@dataclass
+class Banner:
+    model: str = ""
+    firmware: str = ""
+    part: str = ""
+    raw: str = ""
+
+
+class SisSession:
+    def __init__(self, transport: Transport, *, name: str, password: str, verbose_mode: int,
+                 timeout: float, telnet: bool, prompt_wait: float) -> None:
+        self.transport = transport
+        self.name = name
+        self.password = password
+        self.verbose_mode = verbose_mode
+        self.timeout = timeout
+        self.telnet = telnet
+        self.prompt_wait = prompt_wait
+        self.banner = Banner()
+        self.login_level = ""
+        self.events: deque[str] = deque(maxlen=100)
+
+    @property
+    def is_open(self) -> bool:
+        return self.transport.is_open
+
+    def open(self) -> None:
+        self.transport.open()
+        try:
+            if self.telnet:
+                self._greeting()
+            else:
+                self.transport.drain()   # a power-up banner may be waiting on the line
+                self.login_level = "Administrator"
+            self.set_verbose(self.verbose_mode)
+        except BaseException:
+            self.transport.close()
+            raise
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def _greeting(self) -> None:
+        head = self.transport.read_until(_DATE_LINE, self.timeout).decode("latin-1")
+        m = COPYRIGHT.search(head)
+        if m is None:
+            raise ProtocolError(f"no Extron copyright banner: {head[-120:]!r}", device=self.name, data=head)
+        self.banner = Banner(model=m.group("model").strip(), firmware=m.group("version"),
+                             part=m.group("part") or "", raw=m.group(0))
+        if not self.password:
+            self.login_level = "Administrator"  # a unit without passwords logs everyone in as admin
+            return
+        try:
+            self.transport.read_until(b"Password:", self.prompt_wait)
+        except DeviceTimeout:
+            self.transport.transcript.note("no password prompt: the unit has no password set")
+            self.login_level = "Administrator"
+            return
+        self.transport.write(self.password.encode("latin-1") + b"\r")
+        while True:
+            token = self._token(time.monotonic() + self.timeout, "login answer")
+            if token == "Password:":
+                raise AuthError("the unit refused the password", device=self.name)
+            m2 = re.fullmatch(r"Login (Administrator|User)", token)
+            if m2:
+                self.login_level = m2.group(1)
+                return
+            if token:
+                self.events.append(token)
+
+    def _token(self, deadline: float, what: str) -> str:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeviceTimeout(f"no {what} within the deadline", device=self.name)
+        raw = self.transport.read_until(_TOKEN, remaining).decode("latin-1")
+        if raw.endswith("Password:"):
+            return "Password:"
+        return raw[:-2].strip()
+
+    def set_verbose(self, mode: int) -> None:
+        self.command(f"\x1b{mode}CV\r", rf"Vrb{mode}")
+
+    def command(self, text: str, expect: str, timeout: float | None = None) -> re.Match[str]:
+        """Send ``text``; return the match of the first line that fully matches ``expect``."""
+        pattern = re.compile(expect)
+        self.transport.write(text.encode("latin-1"))
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            line = self._token(deadline, f"reply to {text!r}")
+            if not line:
+                continue
+            if line == "Password:":
+                raise AuthError("the unit asks for a password (none or a wrong one is configured)",
+                                device=self.name)
+            err = _ERROR.match(line)
+            if err:
+                code = f"E{err.group(1)}"
+                raise CommandRejected(code, SIS_ERRORS.get(code, "unknown error"), device=self.name,
+                                      command=text.replace("\x1b", "Esc ").strip())
+            m = pattern.fullmatch(line)
+            if m:
+                return m
+            if not UNSOLICITED.fullmatch(line):
+                raise ProtocolError(f"unexpected reply to {text.strip()!r}: {line[:80]!r}", device=self.name,
+                                    data=line)
+            self.events.append(line)   # unsolicited: front panel, another controller
+            self.transport.transcript.note(f"unsolicited: {line}")
+
+    def block(self, text: str, last: str) -> list[str]:
+        """Send ``text``; collect lines up to and including one matching ``last``."""
+        pattern = re.compile(last)
+        self.transport.write(text.encode("latin-1"))
+        deadline = time.monotonic() + self.timeout
+        lines: list[str] = []
+        while True:
+            line = self._token(deadline, f"reply to {text!r}")
+            err = _ERROR.match(line)
+            if err and not lines:
+                code = f"E{err.group(1)}"
+                raise CommandRejected(code, SIS_ERRORS.get(code, "unknown error"), device=self.name)
+            if line:
+                lines.append(line)
+            if pattern.fullmatch(line):
+                return lines
