@@ -61,6 +61,8 @@ class Agent:
         self.state_dir = Path(config.state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.uplink_probe = uplink_probe
+        self.driver_factory = driver_factory
+        self.resolved: Any = None         # the profile object the site came from, when loaded from YAML
         self.sessions: dict[str, DeviceSession] = {
             d.id: DeviceSession(d, driver_factory) for d in site.devices}
         self.outbox = Outbox(self.state_dir / "outbox.sqlite")
