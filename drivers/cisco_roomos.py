@@ -25,15 +25,19 @@ unverified]; ``camera_id`` [1]; ``disconnect_all`` ``disconnect`` | ``disconnect
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Mapping
 from typing import Any
 
+import paramiko
+
 from drivers.codec_common import (
     CodecDriverBase,
     LineBuffer,
     call_state,
+    close_quietly,
     opt,
     resolution_for_rate,
     verdict_of,
@@ -145,8 +149,7 @@ class CiscoRoomOSDriver(CodecDriverBase):
     def close(self) -> None:
         transport, self._transport = self._transport, None
         self._rx = None
-        if transport is not None:
-            transport.close()
+        close_quietly(transport)
 
     def _io(self) -> tuple[Transport, LineBuffer]:
         if self._transport is None or self._rx is None or not self._transport.is_open:
@@ -295,7 +298,8 @@ class CiscoRoomOSDriver(CodecDriverBase):
                 continue
             raise ProtocolError(f"unexpected reply line {text[:80]!r}", device=self.name, data=text)
 
-    def _terminal_result(self, command: str, status: str, block: list[str]) -> tuple[dict[str, str], list[Leaf]]:
+    def _terminal_result(self, command: str, status: str, block: list[str]) -> tuple[dict[str, str],
+                                                                                     list[Leaf]]:
         fields: dict[str, str] = {}
         leaves: list[Leaf] = []
         result_status = "OK" if status == "OK" else "Error"
@@ -437,8 +441,8 @@ class CiscoRoomOSDriver(CodecDriverBase):
             if kind in obj:
                 body = obj[kind]
                 if isinstance(body, dict) and str(body.get("status", "OK")).lower() != "ok":
-                    raise CommandRejected(str(body["status"]), _value(body.get("Reason")) or
-                                          _value(body.get("XPath")) or "error", device=self.name, command=command)
+                    reason = _value(body.get("Reason")) or _value(body.get("XPath")) or "error"
+                    raise CommandRejected(str(body["status"]), reason, device=self.name, command=command)
                 return {}, _flatten(body) if isinstance(body, dict) else []
         response = obj.get("CommandResponse")
         if not isinstance(response, dict) or len(response) != 1:
@@ -610,6 +614,7 @@ class CiscoRoomOSDriver(CodecDriverBase):
     def wait_for_call(self, call_id: str, states: tuple[str, ...], timeout: float) -> CallInfo | None:
         deadline = time.monotonic() + timeout
         while True:
+            self._flush_feedback()   # feedback may have come in with the last reply
             if call_id in self._ended and call_id not in self._calls:
                 return None
             fields = self._calls.get(call_id)
@@ -713,8 +718,46 @@ class CiscoRoomOSDriver(CodecDriverBase):
         if "network.ipv4.address" in changed and self._new_host:
             # The unit answers on its new address right away; this session is gone.
             self.close()
+            self._carry_host_key(self.host, self._new_host)
             self.host = self._new_host
             self.reconnect_until(time.monotonic() + self.endpoint.boot_time + 30.0)
+
+    def _carry_host_key(self, old: str, new: str) -> None:
+        """We moved the unit ourselves over an authenticated session: pin its key under the new
+        address too, so the reconnect is not refused as an unknown host."""
+        path = self.endpoint.known_hosts
+        if self.endpoint.transport != "ssh" or not path or not os.path.exists(path):
+            return
+        def name(host: str) -> str:
+            return host if self.port == 22 else f"[{host}]:{self.port}"
+
+        keys = paramiko.HostKeys(path)
+        entry = keys.lookup(name(old))
+        if entry is None:
+            return
+        for key_type, key in entry.items():
+            keys.add(name(new), key_type, key)
+        keys.save(path)
+        self.transcript.note(f"host key pinned for {name(new)} (unit moved from {old})")
+
+    def _carry_host_key(self, old: str, new: str) -> None:
+        """We moved the unit ourselves over an authenticated session: pin its key under the new
+        address too, so the reconnect is not refused as an unknown host."""
+        path = self.endpoint.known_hosts
+        if self.endpoint.transport != "ssh" or not path or not os.path.exists(path):
+            return
+
+        def name(host: str) -> str:
+            return host if self.port == 22 else f"[{host}]:{self.port}"
+
+        keys = paramiko.HostKeys(path)
+        entry = keys.lookup(name(old))
+        if entry is None:
+            return
+        for key_type in entry.keys():
+            keys.add(name(new), key_type, entry[key_type])
+        keys.save(path)
+        self.transcript.note(f"host key pinned for {name(new)} (unit moved from {old})")
 
     # reboot ----------------------------------------------------------------------------------------
     def _send_reboot(self) -> None:

@@ -277,7 +277,8 @@ class CodecDriverBase(Driver):
     def _check_identity(self, serial: str) -> CheckOutcome:
         ident = self.identify()
         if ident.serial.strip().lower() != serial.strip().lower():
-            return CheckOutcome.failed(f"serial {ident.serial!r}, profile expects {serial!r}", serial=ident.serial)
+            return CheckOutcome.failed(f"serial {ident.serial!r}, profile expects {serial!r}",
+                                       serial=ident.serial)
         return CheckOutcome.passed(f"serial {ident.serial}", serial=ident.serial)
 
     def _check_registered(self, expected: bool) -> CheckOutcome:
@@ -287,7 +288,8 @@ class CodecDriverBase(Driver):
         registered = sip == "registered" or gk == "registered"
         measured = {"sip": details.get("sip"), "h323": details.get("h323")}
         if registered == expected:
-            return CheckOutcome.passed("registered" if registered else "not registered, as expected", **measured)
+            return CheckOutcome.passed("registered" if registered else "not registered, as expected",
+                                       **measured)
         return CheckOutcome.failed(f"SIP {details.get('sip')}, H.323 {details.get('h323')}", **measured)
 
     def _check_idle(self) -> CheckOutcome:
@@ -318,7 +320,8 @@ class CodecDriverBase(Driver):
                 return CheckOutcome.failed(f"test call to {uri} did not connect ({info.state})")
             measured = {"rate_kbps": info.rate_kbps, "resolution": info.resolution, "hd": info.is_hd}
             if info.rate_kbps < hd_rate:
-                return CheckOutcome.failed(f"connected at {info.rate_kbps} kbps, expected {hd_rate}", **measured)
+                return CheckOutcome.failed(f"connected at {info.rate_kbps} kbps, expected {hd_rate}",
+                                           **measured)
             return CheckOutcome.passed(f"connected at {info.rate_kbps} kbps {info.resolution}", **measured)
         finally:
             self.hangup(call_id)
@@ -343,6 +346,16 @@ def call_state(text: str) -> str:
     return mapping.get(low, low)
 
 
+def close_quietly(transport: Transport | None) -> None:
+    """Close a link that may already be dead; closing must never raise (Driver.close)."""
+    if transport is None:
+        return
+    try:
+        transport.close()
+    except (OSError, EOFError) as exc:
+        transport.transcript.note(f"close: link already gone ({type(exc).__name__})")
+
+
 class LineBuffer:
     """Our own receive buffer over a transport, so reads bounded by a deadline never lose half a
     line (the transport discards its buffer on a timeout; here a partial line survives a
@@ -355,7 +368,11 @@ class LineBuffer:
     def fill(self, deadline: float) -> bool:
         """Read what arrives before ``deadline``; False if nothing came."""
         remaining = deadline - time.monotonic()
-        chunk = self.transport.read_some(max(remaining, 0.0))
+        try:
+            chunk = self.transport.read_some(max(remaining, 0.0))
+        except EOFError as exc:
+            # paramiko may raise this while the transport tears down a dead SSH link.
+            raise Disconnected(f"{self.transport.describe()} closed the session") from exc
         if chunk:
             self.data.extend(chunk)
             return True

@@ -25,6 +25,7 @@ from drivers.codec_common import (
     LineBuffer,
     RateLimiter,
     call_state,
+    close_quietly,
     opt,
     resolution_for_rate,
     verdict_of,
@@ -126,8 +127,7 @@ class PolyGroupDriver(CodecDriverBase):
     def close(self) -> None:
         transport, self._transport = self._transport, None
         self._rx = None
-        if transport is not None:
-            transport.close()
+        close_quietly(transport)
 
     def _io(self) -> tuple[Transport, LineBuffer]:
         if self._transport is None or self._rx is None or not self._transport.is_open:
@@ -158,7 +158,8 @@ class PolyGroupDriver(CodecDriverBase):
                 if time.monotonic() >= deadline or not rx.fill(deadline):
                     if time.monotonic() >= deadline:
                         rx.reset()
-                        raise DeviceTimeout("no login prompt or welcome within the deadline", device=self.name)
+                        raise DeviceTimeout("no login prompt or welcome within the deadline",
+                                            device=self.name)
                 continue
             text = _strip_prompt(line)
             if not text:
@@ -246,7 +247,8 @@ class PolyGroupDriver(CodecDriverBase):
                 continue  # HDX-style echo of the command line
             if self._dispatch_unsolicited(text):
                 continue
-            raise ProtocolError(f"unexpected reply to {command!r}: {text[:80]!r}", device=self.name, data=text)
+            raise ProtocolError(f"unexpected reply to {command!r}: {text[:80]!r}", device=self.name,
+                                data=text)
 
     def _block(self, command: str, first: Any, end: Any, single: Any = None) -> list[str]:
         """Lines of a multi-line reply from the line ``first`` accepts to the one ``end`` accepts;
@@ -332,7 +334,8 @@ class PolyGroupDriver(CodecDriverBase):
     # calls --------------------------------------------------------------------------------------------
     def calls(self) -> list[CallInfo]:
         self._ensure_connected()
-        lines = self._block("callinfo all", lambda ln: ln == "callinfo begin", lambda ln: ln == "callinfo end",
+        lines = self._block("callinfo all", lambda ln: ln == "callinfo begin",
+                            lambda ln: ln == "callinfo end",
                             single=lambda ln: ln == "system is not in a call")
         result: list[CallInfo] = []
         for line in lines:
@@ -382,7 +385,8 @@ class PolyGroupDriver(CodecDriverBase):
                 continue
             text = _strip_prompt(line)
             if not self._dispatch_unsolicited(text):
-                raise ProtocolError(f"unexpected line while dialing: {text[:80]!r}", device=self.name, data=text)
+                raise ProtocolError(f"unexpected line while dialing: {text[:80]!r}", device=self.name,
+                                    data=text)
 
     def wait_for_call(self, call_id: str, states: tuple[str, ...], timeout: float) -> CallInfo | None:
         _, rx = self._io()

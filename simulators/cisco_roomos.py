@@ -90,7 +90,8 @@ class CiscoRoomOSSimulator(CodecSimulator):
         opts = options_from_spec(spec, model="Cisco Room Kit", firmware="ce9.15.3.17")
         if "multisite" not in spec.options:
             opts.multisite = 4
-        return cls(name=spec.device_id, host=spec.host, port=spec.port or (22 if spec.transport == "ssh" else 23),
+        return cls(name=spec.device_id, host=spec.host,
+                   port=spec.port or (22 if spec.transport == "ssh" else 23),
                    username=spec.username, password=spec.password, boot_time=spec.boot_time, options=opts,
                    fabric=fabric, transport=spec.transport)
 
@@ -134,7 +135,8 @@ class CiscoRoomOSSimulator(CodecSimulator):
 
     def call_leaves(self, call: SimCall) -> list[Leaf]:
         cid = str(call.call_id)
-        status = {"dialling": "Dialling", "ringing": "Ringing", "connected": "Connected"}.get(call.state, "Idle")
+        status = {"dialling": "Dialling", "ringing": "Ringing", "connected": "Connected"}.get(call.state,
+                                                                                              "Idle")
         number = call.remote_uri
         return [(("Call", cid, k), v) for k, v in (
             ("Status", Lit(status)), ("Direction", Lit(call.direction.capitalize())),
@@ -181,7 +183,8 @@ class CiscoRoomOSSimulator(CodecSimulator):
                 x, y = call.resolution.split("x")
                 base = ("MediaChannels", "Call", str(call.call_id), "Channel", "1")
                 leaves += [((*base, "Direction"), Lit("Incoming")), ((*base, "Type"), Lit("Video")),
-                           ((*base, "Video", "ResolutionX"), int(x)), ((*base, "Video", "ResolutionY"), int(y))]
+                           ((*base, "Video", "ResolutionX"), int(x)), ((*base, "Video", "ResolutionY"),
+                                                                       int(y))]
         return leaves
 
     # session -------------------------------------------------------------------------------------
@@ -311,7 +314,8 @@ class CiscoRoomOSSimulator(CodecSimulator):
         key = next((k for p, k in self.config_paths().items()
                     if [w.lower() for w in p] == [w.lower() for w in path]), None)
         if key is None:
-            raise XapiError("Configuration", "No match on address expression.", "Configuration/" + "/".join(path))
+            raise XapiError("Configuration", "No match on address expression.",
+                            "Configuration/" + "/".join(path))
         value = self._validate(key, value, path)
         self.set_setting(key, value)
         if key == "network.ipv4.address" and self.pending_address:
@@ -345,9 +349,10 @@ class CiscoRoomOSSimulator(CodecSimulator):
                 for m in _ARG.finditer(line)}
         p = " ".join(path).lower()
         handlers = {
-            "dial": self.x_dial, "call disconnect": self.x_disconnect, "call disconnectall": self.x_disconnect_all,
-            "call accept": self.x_accept, "call reject": self.x_reject,
-            "standby activate": lambda a, f: self._standby(True), "standby deactivate": lambda a, f: self._standby(False),
+            "dial": self.x_dial, "call disconnect": self.x_disconnect,
+            "call disconnectall": self.x_disconnect_all, "call accept": self.x_accept,
+            "call reject": self.x_reject, "standby activate": lambda a, f: self._standby(True),
+            "standby deactivate": lambda a, f: self._standby(False),
             "audio microphones mute": lambda a, f: self._mute(True),
             "audio microphones unmute": lambda a, f: self._mute(False),
             "audio volume set": self.x_volume, "camera preset store": self.x_preset_store,
@@ -449,7 +454,8 @@ class CiscoRoomOSSimulator(CodecSimulator):
 
     def x_main_source(self, args: dict[str, str], after: list[Any]) -> None:
         if ("connectorid" in args) == ("sourceid" in args):
-            raise XapiError("SetMainVideoSourceResult", "Must supply either SourceId or ConnectorId (but not both.)")
+            raise XapiError("SetMainVideoSourceResult",
+                            "Must supply either SourceId or ConnectorId (but not both.)")
         value = args.get("connectorid") or args.get("sourceid") or ""
         if not value.isdigit() or not 1 <= int(value) <= 6:
             raise XapiError("SetMainVideoSourceResult", f"Invalid ConnectorId {value}")
@@ -480,14 +486,16 @@ class CiscoRoomOSSimulator(CodecSimulator):
             return str(value)
         return '"' + str(value).replace('"', '\\"') + '"'
 
-    def render(self, conn: SimConnection, prefix: str, kind: str, leaves: list[Leaf], result_id: str | None) -> str:
+    def render(self, conn: SimConnection, prefix: str, kind: str, leaves: list[Leaf],
+               result_id: str | None) -> str:
         if conn.state["mode"] == "json":
             return self._json({kind: self._tree(leaves)}, result_id)
         lead = f"*{prefix} " + ("xConfiguration " if prefix == "c" else "")
         lines = [f"{lead}{' '.join(path)}: {self._fmt(v)}" for path, v in leaves]
         return CRLF.join([*lines, "** end", "", "OK"]) + CRLF
 
-    def render_result(self, conn: SimConnection, name: str, fields: dict[str, Any], result_id: str | None) -> str:
+    def render_result(self, conn: SimConnection, name: str, fields: dict[str, Any],
+                      result_id: str | None) -> str:
         if conn.state["mode"] == "json":
             body: dict[str, Any] = {"status": "OK"}
             body.update({k: {"Value": str(v)} for k, v in fields.items()})
@@ -548,8 +556,8 @@ class CiscoRoomOSSimulator(CodecSimulator):
             regs: list[str] = conn.state.get("feedback", [])  # type: ignore[assignment]
             mine = [(p, v) for p, v in leaves if any(("status/" + "/".join(p).lower()).startswith(r)
                                                      for r in regs)]
-            ghost = ghost_call is not None and any(("status/call").startswith(r) or r.startswith("status/call")
-                                                   for r in regs)
+            ghost = ghost_call is not None and any(
+                "status/call".startswith(r) or r.startswith("status/call") for r in regs)
             if not mine and not ghost:
                 return None
             if conn.state.get("mode") == "json":

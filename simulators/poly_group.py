@@ -61,7 +61,8 @@ class PolyGroupSimulator(CodecSimulator):
         opts = options_from_spec(spec, model="RealPresence Group 500", firmware="6.2.2")
         return cls(name=spec.device_id, host=spec.host, port=spec.port or 24, username=spec.username,
                    password=spec.password, boot_time=spec.boot_time, options=opts, fabric=fabric,
-                   telnet_port=spec.port or 24, login_prompt=str(spec.options.get("login_prompt", "password")))
+                   telnet_port=spec.port or 24, login_prompt=str(spec.options.get("login_prompt",
+                                                                                  "password")))
 
     def build_servers(self) -> list[Server]:
         return [TcpServer(self, self.host, self.port or self.telnet_port, telnet=True)]
@@ -370,7 +371,8 @@ class PolyGroupSimulator(CodecSimulator):
         cause = 0
         if call.state == "ended":
             cause = CAUSE_CODES.get(call.cause or Cause.LOCAL, 16)
-            lines = [self._callstatus(call, "disconnecting", cause), self._callstatus(call, "disconnected", cause)]
+            lines = [self._callstatus(call, "disconnecting", cause), self._callstatus(call, "disconnected",
+                                                                                      cause)]
         else:
             lines = [self._callstatus(call, states.get(call.state, call.state), cause)]
         text = CRLF.join(lines) + CRLF
@@ -385,4 +387,5 @@ class PolyGroupSimulator(CodecSimulator):
 
 
 def _poly_state(call: SimCall) -> str:
-    return {"dialling": "connecting", "ringing": "ringing", "connected": "connected"}.get(call.state, call.state)
+    return {"dialling": "connecting", "ringing": "ringing", "connected": "connected"}.get(call.state,
+                                                                                          call.state)

@@ -80,7 +80,8 @@ def cisco_endpoint(sim: CiscoRoomOSSimulator, tmp_path: Path, **options: object)
                     password=sim.password, timeout=2.0, boot_time=3.0, options=dict(options))
 
 
-def make_cisco_sim(host: str, fabric: CallFabric, transport: str = "ssh", **kw: object) -> CiscoRoomOSSimulator:
+def make_cisco_sim(host: str, fabric: CallFabric, transport: str = "ssh",
+                   **kw: object) -> CiscoRoomOSSimulator:
     uri = str(kw.pop("uri", "cisco@roomops.test"))
     return CiscoRoomOSSimulator(name="urumqi.codec", host=host, password=CISCO_PASSWORD, boot_time=0.5,
                                 options=cisco_options(uri, **kw), fabric=fabric, transport=transport)
