@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Direction = Literal["tx", "rx", "info"]
@@ -26,6 +26,16 @@ class TranscriptEntry:
 
     def as_dict(self) -> dict[str, object]:
         return {"direction": self.direction, "timestamp": self.timestamp, "text": self.text}
+
+
+@dataclass
+class _RawEntry:
+    """One entry as recorded: raw bytes, never shown without redaction."""
+
+    direction: Direction
+    timestamp: float
+    data: bytearray = field(repr=False)
+    truncated: bool = False
 
 
 def printable(data: bytes) -> str:
@@ -48,10 +58,14 @@ def printable(data: bytes) -> str:
 
 
 class Transcript:
-    """Thread-safe ring of session entries with secret redaction."""
+    """Thread-safe ring of session entries with secret redaction.
+
+    Bounded: at most ``max_entries`` entries of at most ``max_entry_bytes`` shown bytes each
+    (an entry keeps its newest bytes).
+    """
 
     def __init__(self, max_entries: int = 200, max_entry_bytes: int = 4096) -> None:
-        self._entries: deque[list] = deque(maxlen=max_entries)  # [direction, ts, bytearray]
+        self._entries: deque[_RawEntry] = deque(maxlen=max_entries)
         self._max_entry_bytes = max_entry_bytes
         self._secrets: list[bytes] = []
         self._lock = threading.Lock()
@@ -73,18 +87,19 @@ class Transcript:
         if not data:
             return
         with self._lock:
-            now = time.time()
-            if self._entries and self._entries[-1][0] == direction and direction != "info":
-                buf: bytearray = self._entries[-1][2]
-                buf.extend(data)
+            last = self._entries[-1] if self._entries else None
+            if last is not None and last.direction == direction and direction != "info":
+                last.data.extend(data)
+                entry = last
             else:
-                buf = bytearray(data)
-                self._entries.append([direction, now, buf])
+                entry = _RawEntry(direction, time.time(), bytearray(data))
+                self._entries.append(entry)
+            # Keep one secret's length beyond the shown size, so a secret cut at the front can
+            # be dropped whole when rendering instead of showing its tail.
             limit = self._max_entry_bytes + self._margin()
-            if len(buf) > limit:
-                # Keep the tail; a secret cut at the front is dropped with the margin at render.
-                del buf[: len(buf) - limit]
-                self._entries[-1].append(True)  # mark truncated
+            if len(entry.data) > limit:
+                del entry.data[: len(entry.data) - limit]
+                entry.truncated = True
 
     def note(self, text: str) -> None:
         """A line of our own (reconnect, timeout) for context."""
@@ -95,15 +110,31 @@ class Transcript:
             data = data.replace(secret, MASK.encode())
         return data
 
+    def _safe_cut(self, data: bytes, margin: int) -> int:
+        """Where to start showing a truncated entry: past ``margin`` (longer than any cut
+        secret's tail), moved back to the start of a whole secret that straddles it."""
+        cut = margin
+        moved = True
+        while moved:  # moving back may expose another straddling secret: repeat until stable
+            moved = False
+            for secret in self._secrets:
+                start = data.find(secret, max(0, cut - len(secret) + 1))
+                if 0 <= start < cut:
+                    cut, moved = start, True
+        return cut
+
     def entries(self) -> list[TranscriptEntry]:
         with self._lock:
+            margin = self._margin()
             out = []
-            for item in self._entries:
-                direction, ts, buf = item[0], item[1], bytes(item[2])
-                red = self._redact(buf)
-                if len(item) > 3:  # truncated: drop the front margin that may hold half a secret
-                    red = b"..." + red[self._margin():]
-                out.append(TranscriptEntry(direction, ts, printable(red)))
+            for entry in self._entries:
+                data = bytes(entry.data)
+                if entry.truncated:
+                    # The front may hold the tail of a secret whose head was cut: drop it.
+                    red = b"..." + self._redact(data[self._safe_cut(data, margin):])
+                else:
+                    red = self._redact(data)
+                out.append(TranscriptEntry(entry.direction, entry.timestamp, printable(red)))
             return out
 
     def tail(self, n: int = 20) -> list[TranscriptEntry]:
@@ -122,5 +153,9 @@ class Transcript:
         with self._lock:
             self._entries.clear()
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
     def __repr__(self) -> str:
-        return f"Transcript({len(self._entries)} entries)"
+        return f"Transcript({len(self)} entries)"

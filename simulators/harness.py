@@ -12,6 +12,7 @@ Everything starts and stops as a context manager and leaves no thread, socket or
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import pty
 import random
@@ -136,19 +137,25 @@ class SimConnection(ABC):
 
 class SocketConnection(SimConnection):
     """TCP connection; with ``telnet=True`` the client's IAC negotiation is filtered out and
-    refused (DO -> WONT, WILL -> DONT) and doubled 0xFF becomes one data byte."""
+    refused (DO -> WONT, WILL -> DONT), doubled 0xFF becomes one data byte and ``CR NUL`` a CR.
+    ``negotiations`` keeps every command the client sent (e.g. ``b"\\xff\\xfc\\x01"``)."""
 
     def __init__(self, sim: DeviceSimulator, sock: socket.socket, peer: str, telnet: bool = False) -> None:
         super().__init__(sim, peer)
         self.sock = sock
         self.telnet = telnet
+        self.negotiations: list[bytes] = []
         self._iac_state = 0
         self._verb = 0
+        self._after_cr = False
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
 
     def _recv(self, timeout: float) -> bytes:
-        ready, _, _ = select.select([self.sock], [], [], timeout)
+        try:
+            ready, _, _ = select.select([self.sock], [], [], timeout)
+        except (OSError, ValueError) as exc:  # closed under us by reboot/stop
+            raise ConnectionClosed(f"{self.peer}: {exc}") from exc
         if not ready:
             return b""
         try:
@@ -167,10 +174,14 @@ class SocketConnection(SimConnection):
         for b in data:
             st = self._iac_state
             if st == 0:
+                after_cr, self._after_cr = self._after_cr, False
                 if b == 255:
                     self._iac_state = 1
+                elif b == 0 and after_cr:
+                    pass  # NVT "CR NUL": a bare CR
                 else:
                     out.append(b)
+                    self._after_cr = b == 0x0D
             elif st == 1:
                 if b == 255:
                     out.append(255)
@@ -183,6 +194,7 @@ class SocketConnection(SimConnection):
                 else:
                     self._iac_state = 0
             elif st == 2:
+                self.negotiations.append(bytes((255, self._verb, b)))
                 if self._verb == 253:      # DO -> WONT
                     replies += bytes((255, 252, b))
                 elif self._verb == 251:    # WILL -> DONT
@@ -194,26 +206,36 @@ class SocketConnection(SimConnection):
             elif st == 4:
                 self._iac_state = 0 if b == 240 else 3
         if replies:
-            self._send(bytes(replies))
+            self._write_all(bytes(replies))  # negotiation is not data: never doubled
         return bytes(out)
 
     def _send(self, data: bytes) -> None:
         if self.telnet:
             data = data.replace(b"\xff", b"\xff\xff")
+        self._write_all(data)
+
+    def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
+            if self.closed:
+                raise ConnectionClosed(self.peer)
             try:
                 n = self.sock.send(view)
             except BlockingIOError:
-                select.select([], [self.sock], [], POLL)
+                try:
+                    select.select([], [self.sock], [], POLL)
+                except (OSError, ValueError) as exc:
+                    raise ConnectionClosed(f"{self.peer}: {exc}") from exc
                 continue
             except OSError as exc:
                 raise ConnectionClosed(f"{self.peer}: {exc}") from exc
             view = view[n:]
 
     def send_iac(self, data: bytes) -> None:
-        """Raw Telnet negotiation bytes (not doubled)."""
-        self.sock.sendall(data)
+        """Raw Telnet negotiation bytes (not doubled, no fault knobs)."""
+        if self.closed:
+            raise ConnectionClosed(self.peer)
+        self._write_all(data)
 
     def _close(self) -> None:
         with contextlib.suppress(OSError):
@@ -237,14 +259,16 @@ class PtyConnection(SimConnection):
     def _recv(self, timeout: float) -> bytes:
         if self.sim.session_generation != self.state.get("generation", self.sim.session_generation):
             raise ConnectionClosed(f"{self.peer}: device restarted")
+        if self.sim.faults.refuse or self.sim.down:
+            raise ConnectionClosed(f"{self.peer}: device is off")
         ready, _, _ = select.select([self.fd], [], [], timeout)
         if not ready:
             return b""
         try:
             data = os.read(self.fd, 4096)
-        except OSError as exc:  # EIO: no client has the slave open right now
-            self.sim.wait(min(timeout, POLL))  # no client holds the slave: the line is idle
-            if exc.errno == 5:
+        except OSError as exc:
+            if exc.errno == errno.EIO:  # no client holds the slave: the line is idle
+                self.sim.wait(min(timeout, POLL))
                 return b""
             raise ConnectionClosed(f"{self.peer}: {exc}") from exc
         if self.baudrate and data:
@@ -263,6 +287,8 @@ class PtyConnection(SimConnection):
         per = self.byte_time()
         start = time.monotonic()
         for i in range(len(data)):
+            if self.closed:
+                raise ConnectionClosed(f"{self.peer}: closed mid-reply")
             due = start + i * per
             delay = due - time.monotonic()
             if delay > 0:
@@ -294,19 +320,25 @@ class Server(ABC):
     def move_to(self, host: str) -> None:  # noqa: B027 - serial lines have no address to move
         """Serve on another address from now on (IP configuration applied)."""
 
+    def sync(self) -> None:  # noqa: B027 - only listening servers have something to open or close
+        """Match the device's availability now (refuse fault, reboot, power) instead of on the
+        next tick of the server loop, so a client that connects right after sees the new state."""
 
-class TcpServer(Server):
-    """Listens on ``host:port``; each connection runs ``sim.handle_connection`` in a thread.
-    While refusing, the listening socket is closed so clients get ECONNREFUSED, as from a unit
-    that is off or rebooting."""
 
-    def __init__(self, sim: DeviceSimulator, host: str, port: int = 0, *, telnet: bool = False,
-                 scheme: str | None = None) -> None:
+class ListeningServer(Server):
+    """The accept loop shared by raw TCP, Telnet and SSH servers.
+
+    While the device refuses (``refuse`` fault, rebooting, powered off) the listening socket is
+    closed, so clients get ECONNREFUSED as from a unit that is off. Subclasses say what to do
+    with an accepted socket in ``handle_client``.
+    """
+
+    scheme = "tcp"
+
+    def __init__(self, sim: DeviceSimulator, host: str, port: int = 0) -> None:
         super().__init__(sim)
         self.host = host
         self.port = port
-        self.telnet = telnet
-        self.scheme = scheme or ("telnet" if telnet else "tcp")
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -315,39 +347,61 @@ class TcpServer(Server):
     def url(self) -> str:
         return f"{self.scheme}://{self.host}:{self.port}"
 
+    @abstractmethod
+    def handle_client(self, client: socket.socket, peer: str) -> None:
+        """Take over an accepted socket (start its session thread; must not block the loop)."""
+
+    def _available(self) -> bool:
+        return not (self.sim.faults.refuse or self.sim.down or self._stop.is_set())
+
     def _listen(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))
+            sock.listen(64)
         except OSError:
             sock.close()
             raise
-        sock.listen(64)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         self._listener = sock
 
+    def _close_listener(self) -> None:
+        assert self._listener is not None
+        # close() alone keeps the port listening while the accept thread sits in select() on
+        # it (up to one POLL); shutdown() stops listening at once and wakes that select.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._listener = None
+
+    def _sync_locked(self) -> None:
+        if self._available() and self._listener is None:
+            try:
+                self._listen()
+            except OSError:
+                pass  # address still in TIME_WAIT or not yet ours: the loop retries next tick
+        elif not self._available() and self._listener is not None:
+            self._close_listener()
+
+    def sync(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                self._sync_locked()
+
     def start(self) -> None:
         with self._lock:
             self._stop.clear()
-            if not (self.sim.faults.refuse or self.sim.down):
-                self._listen()
+            if self._available():
+                self._listen()  # fail loudly at start if the address is not ours
             self._thread = threading.Thread(target=self._loop, name=f"sim-accept-{self.url()}", daemon=True)
             self._thread.start()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             with self._lock:
-                want_listening = not (self.sim.faults.refuse or self.sim.down)
-                if want_listening and self._listener is None:
-                    try:
-                        self._listen()
-                    except OSError:
-                        pass  # address still in TIME_WAIT or not yet ours: try on the next tick
-                elif not want_listening and self._listener is not None:
-                    self._listener.close()
-                    self._listener = None
+                self._sync_locked()
                 listener = self._listener
             if listener is None:
                 self._stop.wait(POLL)
@@ -362,7 +416,10 @@ class TcpServer(Server):
                 client, addr = listener.accept()
             except OSError:
                 continue
-            self.sim.serve_socket(client, f"{addr[0]}:{addr[1]}", self)
+            if not self._available():
+                client.close()  # went down between select and accept: behave as off
+                continue
+            self.handle_client(client, f"{addr[0]}:{addr[1]}")
 
     def stop(self) -> None:
         self._stop.set()
@@ -371,18 +428,31 @@ class TcpServer(Server):
             self._thread = None
         with self._lock:
             if self._listener is not None:
-                self._listener.close()
-                self._listener = None
-
-    def make_connection(self, client: socket.socket, peer: str) -> SimConnection:
-        return SocketConnection(self.sim, client, peer, telnet=self.telnet)
+                self._close_listener()
 
     def move_to(self, host: str) -> None:
         with self._lock:
             if self._listener is not None:
-                self._listener.close()
-                self._listener = None
+                self._close_listener()
             self.host = host
+            if self._thread is not None:
+                self._sync_locked()
+
+
+class TcpServer(ListeningServer):
+    """Raw TCP or Telnet: each connection runs ``sim.handle_connection`` in its own thread."""
+
+    def __init__(self, sim: DeviceSimulator, host: str, port: int = 0, *, telnet: bool = False,
+                 scheme: str | None = None) -> None:
+        super().__init__(sim, host, port)
+        self.telnet = telnet
+        self.scheme = scheme or ("telnet" if telnet else "tcp")
+
+    def handle_client(self, client: socket.socket, peer: str) -> None:
+        self.sim.serve_socket(client, peer, self)
+
+    def make_connection(self, client: socket.socket, peer: str) -> SimConnection:
+        return SocketConnection(self.sim, client, peer, telnet=self.telnet)
 
 
 class PtyServer(Server):
@@ -396,6 +466,7 @@ class PtyServer(Server):
         self.master: int | None = None
         self.slave: int | None = None
         self.slave_path = ""
+        self._conn: PtyConnection | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -430,17 +501,26 @@ class PtyServer(Server):
                 continue
             conn = PtyConnection(self.sim, self.master, self.path, self.baudrate)
             conn.state["generation"] = self.sim.session_generation
+            self._conn = conn
+            began = time.monotonic()
             self.sim.run_session(conn)
+            self._conn = None
+            if time.monotonic() - began < POLL:
+                self._stop.wait(POLL)  # a handler that returns at once must not spin this loop
 
     def _discard_input(self) -> None:
         assert self.master is not None
         ready, _, _ = select.select([self.master], [], [], POLL)
-        if ready:
+        # Switched on meanwhile? Then these bytes are for the new session.
+        if ready and (self.sim.down or self.sim.faults.refuse):
             with contextlib.suppress(OSError):
                 os.read(self.master, 4096)
 
     def stop(self) -> None:
         self._stop.set()
+        conn = self._conn
+        if conn is not None:
+            conn.close()  # ends the session's reads, so the loop sees the stop flag
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -472,8 +552,12 @@ class UdpServer(Server):
 
     def _bind(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
+        # No SO_REUSEADDR: on UDP it would let two servers share a port and split the datagrams.
+        try:
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         self._sock = sock
@@ -603,16 +687,26 @@ class DeviceSimulator:
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._boot_timer is not None:
-            self._boot_timer.cancel()
-            self._boot_timer = None
+        with self._lock:
+            timer, self._boot_timer = self._boot_timer, None
+        if timer is not None:
+            timer.cancel()
+            timer.join(timeout=5)
         for server in self.servers:
             server.stop()
         self.close_sessions()
-        with self._lock:
-            threads = list(self._threads)
-        for t in threads:
-            t.join(timeout=5)
+        # Session threads may start more threads (SSH channels) while we wait: join until none.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with self._lock:
+                threads = [t for t in self._threads if t is not threading.current_thread()]
+            if not threads:
+                break
+            for t in threads:
+                t.join(timeout=max(0.0, deadline - time.monotonic()))
+                if not t.is_alive():
+                    with self._lock:
+                        self._threads.discard(t)
         self.started = False
 
     def __enter__(self) -> DeviceSimulator:
@@ -634,16 +728,30 @@ class DeviceSimulator:
         self.errors.append(text)
 
     # sessions ----------------------------------------------------------------------------------
-    def serve_socket(self, client: socket.socket, peer: str, server: TcpServer) -> None:
-        conn = server.make_connection(client, peer)
-        t = threading.Thread(target=self.run_session, args=(conn,), name=f"sim-session-{self.name}-{peer}",
-                             daemon=True)
+    def spawn(self, target: Callable[..., object], *args: object, name: str) -> threading.Thread:
+        """Start a thread that ``stop()`` will join (sessions, SSH connections)."""
+        def tracked() -> None:
+            try:
+                target(*args)
+            finally:
+                with self._lock:
+                    self._threads.discard(threading.current_thread())
+
+        t = threading.Thread(target=tracked, name=name, daemon=True)
         with self._lock:
             self._threads.add(t)
         t.start()
+        return t
+
+    def serve_socket(self, client: socket.socket, peer: str, server: TcpServer) -> None:
+        conn = server.make_connection(client, peer)
+        self.spawn(self.run_session, conn, name=f"sim-session-{self.name}-{peer}")
 
     def run_session(self, conn: SimConnection) -> None:
         with self._lock:
+            if self.stopping:
+                conn.close()
+                return
             self._sessions.add(conn)
         try:
             self.handle_connection(conn)
@@ -655,7 +763,6 @@ class DeviceSimulator:
             conn.close()
             with self._lock:
                 self._sessions.discard(conn)
-                self._threads.discard(threading.current_thread())
 
     def handle_connection(self, conn: SimConnection) -> None:
         """Override: speak the protocol on one session until it ends."""
@@ -702,12 +809,19 @@ class DeviceSimulator:
             self.reboot(float(value) if value else None)
         else:
             self.set_protocol_fault(knob, value)
+        self.sync_servers()
+
+    def sync_servers(self) -> None:
+        """Open or close listeners now to match refuse/down (see ``Server.sync``)."""
+        for server in self.servers:
+            server.sync()
 
     def set_protocol_fault(self, knob: str, value: str) -> None:
         raise ValueError(f"{type(self).__name__} has no fault knob {knob!r}")
 
     def clear_faults(self) -> None:
         self.faults.clear()
+        self.sync_servers()
 
     def reboot(self, seconds: float | None = None) -> None:
         """Close every session and refuse connections for ``seconds`` (default: boot time)."""
@@ -719,6 +833,7 @@ class DeviceSimulator:
                 self._boot_timer.cancel()
             self.close_sessions()
             self.on_shutdown()
+            self.sync_servers()
             if not self.powered:
                 return
             self._boot_timer = threading.Timer(duration, self._boot_done)
@@ -733,6 +848,7 @@ class DeviceSimulator:
             self.on_boot()
             self.down = False
             self._boot_timer = None
+            self.sync_servers()
 
     def power_off(self) -> None:
         """Mains off (a PDU outlet): everything stops until ``power_on``."""
@@ -745,6 +861,7 @@ class DeviceSimulator:
                 self._boot_timer = None
             self.close_sessions()
             self.on_shutdown()
+            self.sync_servers()
 
     def power_on(self) -> None:
         """Mains on: the unit boots and serves again after its boot time."""

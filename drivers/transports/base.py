@@ -30,6 +30,8 @@ class Transport(ABC):
 
     #: URL scheme, e.g. ``tcp``; also used in log lines.
     scheme: str = "?"
+    #: Seconds the drain before a write waits for late bytes still on their way to us.
+    drain_window: float = _DRAIN_WINDOW
 
     def __init__(self, *, name: str | None = None, transcript: Transcript | None = None,
                  connect_timeout: float = 5.0) -> None:
@@ -111,7 +113,7 @@ class Transport(ABC):
         dropped = bytes(self._buffer)
         self._buffer.clear()
         while True:
-            chunk = self._recv_checked(_DRAIN_WINDOW)
+            chunk = self._recv_checked(self.drain_window)
             if not chunk:
                 break
             dropped += chunk
@@ -150,9 +152,12 @@ class Transport(ABC):
     def read_some(self, timeout: float) -> bytes:
         """Whatever is buffered, or the next chunk to arrive within ``timeout`` (may be b"")."""
         self._require_open()
-        if not self._buffer:
-            chunk = self._recv_checked(timeout)
-            self._buffer.extend(chunk)
+        deadline = time.monotonic() + timeout
+        # A chunk may carry no data (Telnet negotiation only): keep waiting until the deadline.
+        while not self._buffer:
+            self._buffer.extend(self._recv_checked(deadline - time.monotonic()))
+            if time.monotonic() >= deadline:
+                break
         data = bytes(self._buffer)
         self._buffer.clear()
         return data
@@ -196,11 +201,13 @@ class Transport(ABC):
     def _mark_closed(self) -> None:
         if self._open_flag:
             self._open_flag = False
+            self._buffer.clear()
             self.transcript.note("connection lost")
             try:
                 self._close()
-            except OSError:
-                pass
+            except OSError as exc:
+                # The link is already gone; a failing close only adds to the record.
+                self.transcript.note(f"close after loss failed: {exc}")
 
 
 def _show(waiting_for: object) -> str:

@@ -61,7 +61,9 @@ class SerialTransport(Transport):
             first = port.read(1)  # blocks up to timeout for the first byte
             if not first:
                 return b""
-            waiting = port.in_waiting
-            return first + (port.read(waiting) if waiting else b"")
+            # Then whatever else is already there, without waiting. (``in_waiting`` would not
+            # do: on ``socket://`` it only says 0 or 1.)
+            port.timeout = 0
+            return first + port.read(65536)
         except (serial.SerialException, OSError) as exc:
             raise Disconnected(f"read from {self.describe()} failed: {exc}", device=self.name) from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import select
 import socket
+import time
 
 from drivers.errors import ConnectError, DeviceTimeout, Disconnected
 from drivers.transports.base import Transport
@@ -64,11 +65,19 @@ class TcpTransport(Transport):
         if sock is None:
             raise Disconnected(f"{self.describe()} is closed", device=self.name)
         view = memoryview(data)
+        # A peer that stops reading fills our send buffer; give it connect_timeout to drain.
+        deadline = time.monotonic() + self.connect_timeout
         while view:
             try:
                 sent = sock.send(view)
             except BlockingIOError:
-                select.select([], [sock], [], 1.0)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    # Part of the message may be out: the stream is unusable, reconnect.
+                    raise Disconnected(
+                        f"write to {self.describe()} stalled for {self.connect_timeout:g} s",
+                        device=self.name) from None
+                select.select([], [sock], [], remaining)
                 continue
             except OSError as exc:
                 raise Disconnected(f"write to {self.describe()} failed: {exc}", device=self.name) from exc

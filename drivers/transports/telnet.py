@@ -2,8 +2,8 @@
 
 We want a plain byte stream, so every option the peer offers is refused: ``DO x`` gets
 ``WONT x`` and ``WILL x`` gets ``DONT x``. IAC sequences may be split across reads (the parser
-keeps its state between chunks) and a doubled ``IAC IAC`` in data is one 0xFF byte. Outgoing
-0xFF bytes are doubled.
+keeps its state between chunks), a doubled ``IAC IAC`` in data is one 0xFF byte and the NVT's
+``CR NUL`` is a bare CR. Outgoing 0xFF bytes are doubled.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from drivers.transports.tcp import TcpTransport
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
+CR, NUL = 0x0D, 0x00
 _NEGOTIATION = {DO: WONT, WILL: DONT}
 
 
@@ -20,6 +21,7 @@ class TelnetParser:
     def __init__(self) -> None:
         self._state = "data"
         self._verb = 0
+        self._after_cr = False
 
     def feed(self, chunk: bytes) -> tuple[bytes, bytes]:
         data = bytearray()
@@ -27,10 +29,14 @@ class TelnetParser:
         for b in chunk:
             state = self._state
             if state == "data":
+                after_cr, self._after_cr = self._after_cr, False
                 if b == IAC:
                     self._state = "iac"
+                elif b == NUL and after_cr:
+                    pass  # NVT "CR NUL" is a bare carriage return
                 else:
                     data.append(b)
+                    self._after_cr = b == CR
             elif state == "iac":
                 if b == IAC:
                     data.append(IAC)

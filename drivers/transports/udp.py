@@ -72,6 +72,7 @@ class UdpTransport(Transport):
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                self._stale = True  # a late answer must not pass for the next one
                 self.transcript.note("timeout waiting for a datagram")
                 raise DeviceTimeout(f"no datagram from {self.describe()} within the deadline",
                                     device=self.name)
