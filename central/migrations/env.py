@@ -6,6 +6,7 @@ from typing import Any
 
 from alembic import context
 
+import central.reports.models  # noqa: F401  (the reports' own tables, so autogenerate sees them)
 from central.models import Base, UTCDateTime
 
 config = context.config

@@ -1,0 +1,77 @@
+"""Fault records: cause, the commands run against the device while the fault was open, time to
+repair, engineers' notes, and closing by hand with a reason."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central.models import CommandRow, Fault, utcnow
+from central.reports.models import FaultNote
+
+
+class FaultError(ValueError):
+    """A request that does not fit the fault's state (reported as 409)."""
+
+
+def repair_seconds(fault: Fault) -> float | None:
+    if fault.closed_at is None:
+        return None
+    return (fault.closed_at - fault.opened_at).total_seconds()
+
+
+def in_period(session: Session, site_ids: list[str], lo: datetime, hi: datetime) -> list[Fault]:
+    """Faults of the sites opened in [lo, hi)."""
+    return list(session.scalars(
+        select(Fault).where(Fault.site_id.in_(site_ids), Fault.opened_at >= lo, Fault.opened_at < hi)
+        .order_by(Fault.opened_at, Fault.id)
+    ))
+
+
+def commands_during(session: Session, fault: Fault) -> list[CommandRow]:
+    query = select(CommandRow).where(CommandRow.device_id == fault.device_id,
+                                     CommandRow.created_at >= fault.opened_at)
+    if fault.closed_at is not None:
+        query = query.where(CommandRow.created_at <= fault.closed_at)
+    return list(session.scalars(query.order_by(CommandRow.created_at)))
+
+
+def notes(session: Session, fault_id: int) -> list[FaultNote]:
+    return list(session.scalars(select(FaultNote).where(FaultNote.fault_id == fault_id)
+                                .order_by(FaultNote.at, FaultNote.id)))
+
+
+def record(session: Session, fault: Fault) -> dict[str, Any]:
+    return {
+        "id": fault.id, "site_id": fault.site_id, "device_id": fault.device_id,
+        "kind": "check_failed" if fault.check_name else "device_down", "check_name": fault.check_name,
+        "cause": fault.cause, "opened_at": fault.opened_at, "closed_at": fault.closed_at,
+        "closed_by": fault.closed_by, "reason": fault.reason, "repair_seconds": repair_seconds(fault),
+        "commands": [
+            {"id": c.id, "kind": c.kind, "state": c.state, "requested_by": c.requested_by,
+             "created_at": c.created_at, "finished_at": c.finished_at, "error": c.error}
+            for c in commands_during(session, fault)
+        ],
+        "notes": [{"id": n.id, "author": n.author, "at": n.at, "text": n.text}
+                  for n in notes(session, fault.id)],
+    }
+
+
+def add_note(session: Session, fault: Fault, text: str, author: str) -> FaultNote:
+    note = FaultNote(fault_id=fault.id, author=author, at=utcnow(), text=text)
+    session.add(note)
+    session.flush()
+    return note
+
+
+def close(session: Session, fault: Fault, reason: str, actor: str) -> Fault:
+    if fault.closed_at is not None:
+        raise FaultError(f"fault {fault.id} was already closed by {fault.closed_by} ({fault.reason})")
+    fault.closed_at = max(utcnow(), fault.opened_at)
+    fault.closed_by = actor
+    fault.reason = reason
+    session.flush()
+    return fault
