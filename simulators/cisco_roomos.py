@@ -364,7 +364,8 @@ class CiscoRoomOSSimulator(CodecSimulator):
         handler = handlers.get(p)
         name = {"call disconnect": "CallDisconnectResult", "call disconnectall": "CallDisconnectAllResult",
                 "systemunit boot": "BootResult", "audio microphones mute": "MicrophonesMuteResult",
-                "audio microphones unmute": "MicrophonesUnmuteResult"}.get(
+                "audio microphones unmute": "MicrophonesUnmuteResult",
+                "video input setmainvideosource": "SetMainVideoSourceResult"}.get(
             p, "".join(w[:1].upper() + w[1:] for w in path[-2:]) + "Result")
         if handler is None:
             raise XapiError(name if path else "Command", "Unknown command", "Command/" + "/".join(path))
