@@ -231,3 +231,18 @@ def test_from_spec_wires_lazily_through_the_site(loopback: str, loopback_factory
             assert not codec.powered
             drv.outlet_on(1)
             assert codec.powered
+
+
+def test_ssh_session(loopback: str, tmp_path) -> None:
+    with ApcPduSimulator(host=loopback, username="apc", password=PASSWORD, transports=("ssh",)) as sim:
+        server = sim.servers[0]
+        server.write_known_hosts(str(tmp_path / "kh"))
+        port = int(sim.urls()[0].rsplit(":", 1)[1])
+        ep = Endpoint(transport="ssh", host=loopback, port=port, username="apc", password=PASSWORD,
+                      known_hosts=str(tmp_path / "kh"), timeout=2.0)
+        with ApcPduDriver(ep) as drv:
+            drv.outlet_off(5)
+            assert drv.outlet_status(5) == {5: False}
+            with pytest.raises(CommandRejected):
+                drv.outlet_on(0)
+        assert PASSWORD not in drv.transcript.render()
