@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import time
 from typing import Any, Self
 
 from simulators.codec_common import (
@@ -48,10 +49,14 @@ class PolyGroupSimulator(CodecSimulator):
     default_boot_time = 3.0
 
     def __init__(self, *, telnet_port: int = 0, login_prompt: str = "password",
-                 software: str = "Release 6.2.2 - 28Sep2020 12:00", **kw: Any) -> None:
+                 software: str = "Release 6.2.2 - 28Sep2020 12:00", ssh: bool = False, ssh_port: int = 0,
+                 **kw: Any) -> None:
         kw.setdefault("options", CodecOptions(model="RealPresence Group 500", firmware="6.2.2"))
         super().__init__(**kw)
         self.telnet_port = telnet_port
+        self.ssh = ssh
+        self.ssh_port = ssh_port
+        self.command_times: list[float] = []   # arrival of each command: lets tests check pacing
         self.login_prompt = login_prompt
         self.software = software
 
@@ -59,18 +64,28 @@ class PolyGroupSimulator(CodecSimulator):
     def from_spec(cls, spec: SimSpec, site: Any = None) -> Self:
         fabric: CallFabric | None = getattr(site, "fabric", None) if site is not None else None
         opts = options_from_spec(spec, model="RealPresence Group 500", firmware="6.2.2")
-        return cls(name=spec.device_id, host=spec.host, port=spec.port or 24, username=spec.username,
+        over_ssh = spec.transport == "ssh"
+        telnet_port = int(spec.options.get("telnet_port", 24)) if over_ssh else (spec.port or 24)
+        ssh_port = (spec.port or 22) if over_ssh else int(spec.options.get("ssh_port", 22))
+        return cls(name=spec.device_id, host=spec.host, port=telnet_port, username=spec.username,
                    password=spec.password, boot_time=spec.boot_time, options=opts, fabric=fabric,
-                   telnet_port=spec.port or 24, login_prompt=str(spec.options.get("login_prompt",
-                                                                                  "password")))
+                   telnet_port=telnet_port, ssh=over_ssh or bool(spec.options.get("ssh", False)),
+                   ssh_port=ssh_port, login_prompt=str(spec.options.get("login_prompt", "password")))
 
     def build_servers(self) -> list[Server]:
-        return [TcpServer(self, self.host, self.port or self.telnet_port, telnet=True)]
+        servers: list[Server] = [TcpServer(self, self.host, self.port or self.telnet_port, telnet=True)]
+        if self.ssh:
+            from simulators.ssh_server import SshServer
+
+            # Group Series also offers the API over SSH: SSH does the login, then the welcome.
+            servers.append(SshServer(self, self.host, self.ssh_port))
+        return servers
 
     # session -------------------------------------------------------------------------------------
     def handle_connection(self, conn: SimConnection) -> None:
         out = writer_of(conn)
-        if not self._login(conn):
+        over_ssh = type(conn).__name__ == "SshConnection"
+        if not over_ssh and not self._login(conn):
             return
         out.send(self.welcome_block())
         conn.state["notify"] = set()
@@ -83,6 +98,7 @@ class PolyGroupSimulator(CodecSimulator):
                 continue
             if self.down:
                 return
+            self.command_times.append(time.monotonic())
             self.execute(conn, line)
 
     def _login(self, conn: SimConnection) -> bool:
