@@ -62,6 +62,8 @@ class AgentBehaviour:
     reboot_seconds: float = 1.5
     #: seconds between dialing and connected
     dial_seconds: float = 0.6
+    #: device names (e.g. "display1") reported down from the start
+    down: tuple[str, ...] = ()
 
 
 @dataclass
@@ -76,6 +78,7 @@ class FakeAgent:
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     seen_commands: set[str] = field(default_factory=set)
     tested_meetings: set[str] = field(default_factory=set)
+    hello_id: str = ""
 
     def device_ids(self) -> list[str]:
         return [f"{self.site}.{name}" for name, *_ in ROOM]
@@ -98,7 +101,8 @@ class FakeAgent:
                 await asyncio.sleep(0.2)
 
     async def _session(self, ws: ClientConnection) -> None:
-        self.up = {d: self.up.get(d, True) for d in self.device_ids()}
+        down = {f"{self.site}.{name}" for name in self.behaviour.down}
+        self.up = {d: self.up.get(d, d not in down) for d in self.device_ids()}
         devices = [
             DeviceInfo(id=f"{self.site}.{name}", model=model, roles=roles, address=f"127.0.0.{i + 10}",
                        identity={"vendor": vendor, "model": product, "firmware": firmware,
@@ -107,9 +111,10 @@ class FakeAgent:
                        if name == "codec" else {})
             for i, (name, model, roles, vendor, product, firmware) in enumerate(ROOM)
         ]
-        await self.send(Hello(site=self.site, agent_version="fake-1", devices=devices))
+        hello = Hello(site=self.site, agent_version="fake-1", devices=devices)
+        self.hello_id = hello.msg_id
+        await self.send(hello)
         await self.send_status()
-        self.connected.set()
         heart = asyncio.create_task(self._heartbeats())
         try:
             async for raw in ws:
@@ -132,7 +137,9 @@ class FakeAgent:
         ]))
 
     async def _handle(self, msg: Any) -> None:
-        if isinstance(msg, Schedule):
+        if isinstance(msg, Ack) and self.hello_id in msg.ack_ids:
+            self.connected.set()            # central has stored the room's devices
+        elif isinstance(msg, Schedule):
             for meeting in msg.meetings:
                 if meeting.id not in self.tested_meetings:
                     self.tested_meetings.add(meeting.id)

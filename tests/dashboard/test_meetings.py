@@ -45,8 +45,8 @@ def test_secretariat_runs_a_meeting_from_creation_to_stop(page: Page, live_centr
         expect(tile).to_have_attribute("data-call", "connected")
         expect(tile.locator('[data-field="rate"]')).to_contain_text("1920 kbps")
         expect(tile.locator('[data-field="rate"]')).to_contain_text("HD")
-    expect(page.locator('.site-tile[data-site="shanghai-hq"] [data-field="recording"] .pill')).to_have_attribute(
-        "data-state", "recording")
+    recording = page.locator('.site-tile[data-site="shanghai-hq"] [data-field="recording"] .pill')
+    expect(recording).to_have_attribute("data-state", "recording")
 
     page.click('[data-action="stop"]')
     page.click('dialog.confirm [data-action="confirm"]')

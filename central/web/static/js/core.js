@@ -62,10 +62,11 @@ export function fmtDay(date) {
 export function fmtDuration(seconds) {
   if (seconds === null || seconds === undefined) return "";
   const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+  const u = (n, unit) => `${n}${t(`unit.${unit}`)}`;
+  if (s < 60) return u(s, "s");
+  if (s < 3600) return `${u(Math.floor(s / 60), "m")} ${u(s % 60, "s")}`;
+  if (s < 86400) return `${u(Math.floor(s / 3600), "h")} ${u(Math.floor((s % 3600) / 60), "m")}`;
+  return `${u(Math.floor(s / 86400), "d")} ${u(Math.floor((s % 86400) / 3600), "h")}`;
 }
 /** "5m ago" from an ISO time. */
 export function fmtAgo(iso) {

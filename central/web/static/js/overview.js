@@ -34,7 +34,7 @@ function card(site) {
           site.agent_connected ? t("overview.agent_up") : t("overview.agent_down"))),
       el("dt", {}, t("overview.devices")),
       el("dd", { "data-field": "devices" },
-        el("span", { class: `big-number ${site.devices_down ? "bad" : ""}` },
+        el("span", { class: `big-number ${site.devices_down ? "bad" : ""} ${site.agent_connected ? "" : "muted"}` },
           t("overview.devices_up", { up: site.devices_up ?? 0, total: site.devices_total ?? 0 }))),
       el("dt", {}, t("overview.faults")),
       el("dd", { "data-field": "faults" },

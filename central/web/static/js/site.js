@@ -36,7 +36,7 @@ async function follow(id) {
 async function runCommand(path, body, kind, target) {
   try {
     const accepted = await post(path, body);
-    const id = accepted.id ?? accepted.command_id;
+    const id = accepted.command_id ?? accepted.id;       // a self-test answers {id: run, command_id}
     progress.set(id, { kind, target, state: accepted.state ?? "queued", error: "" });
     renderProgress();
     follow(id);
@@ -126,12 +126,16 @@ function selftestList(runs) {
     el("div", { class: "lazy-checks" }, el("p", { class: "muted" }, t("common.loading"))))));
 }
 
+const finishedRuns = new Map();    // a finished run never changes: fetch its checks once
+
 async function loadChecks(details) {
   const holder = details.querySelector(".lazy-checks");
   if (!holder || holder.dataset.loaded) return;
   holder.dataset.loaded = "1";
   try {
-    const run = await get(`/selftests/${details.dataset.selftest}`);
+    const id = details.dataset.selftest;
+    const run = finishedRuns.get(id) ?? await get(`/selftests/${id}`);
+    if (run.state === "done") finishedRuns.set(id, run);
     clear(holder, checksTable(run.checks ?? []));
   } catch (err) { clear(holder, el("p", { class: "muted" }, err.message_for_user ?? String(err))); }
 }
@@ -207,7 +211,7 @@ const render = serialised(async () => {
   clear(document.getElementById("selftests-box"), selftestList(runs.slice(0, 20)));
   for (const details of document.querySelectorAll("#selftests details")) {
     details.addEventListener("toggle", () => details.open && loadChecks(details));
-    if (openRuns.has(details.dataset.selftest)) { details.open = true; }
+    if (openRuns.has(details.dataset.selftest)) { details.open = true; loadChecks(details); }
   }
 });
 
