@@ -122,7 +122,6 @@ def year_view(session: Session, year: int, sites: list[Site], policy: ReportPoli
         row = SiteYear(site.id, site.name, site.name_zh)
         for month in range(1, 13):
             due, deadline = due_window(year, month, site.timezone, policy)
-            _, month_end = month_bounds(year, month, site.timezone)
             cell = MonthCell(month=month, status="upcoming", due_at=due, deadline=deadline)
             candidates = by_month.get(month, [])
             if candidates:
@@ -131,8 +130,8 @@ def year_view(session: Session, year: int, sites: list[Site], policy: ReportPoli
                 cell.status = "late" if all(is_late(r, deadline) for r in candidates) else "done"
                 cell.record_id, cell.verdict = record.id, record.verdict
                 cell.signed = sign is not None and sign.signed_at is not None
-            elif month_end <= site.created_at:
-                cell.status = "not_applicable"        # the site did not exist yet
+            elif deadline <= site.created_at:
+                cell.status = "not_applicable"        # the site did not exist while it was due
             elif now >= deadline:
                 cell.status = "missing"
             elif now >= due:

@@ -5,9 +5,10 @@ Defaults live here; an admin may change any value (stored in ``report_settings``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,18 @@ class ReportPolicy(BaseModel):
     hd_uplink_mbps: float = Field(2.0, gt=0)
     #: The report year runs in this timezone (head office).
     report_timezone: str = "Asia/Shanghai"
+    #: Roles that may download recorded meetings (meeting content, not equipment data).
+    recording_download_roles: list[Literal["viewer", "secretariat", "engineer", "admin"]] = Field(
+        default_factory=lambda: ["secretariat", "admin"])
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
 
 
 def load(session: Session) -> ReportPolicy:

@@ -9,6 +9,7 @@ DEFAULT = "zh-CN"
 
 #: key -> (zh-CN, en)
 TEXTS: dict[str, tuple[str, str]] = {
+    "nav.back": ("巡检与报表", "Inspections & reports"),
     "org": ("视频会议系统运维", "Video-conference operations"),
     "annual.title": ("{year}年度视频会议运维报告", "Annual operations report {year}"),
     "annual.period": ("统计区间", "Period"),

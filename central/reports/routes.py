@@ -1,0 +1,394 @@
+"""Reports API (picked up by ``central.routers``): annual report, inspections with remarks and
+sign-off, fault records with notes and manual close, the recordings archive, the report policy.
+
+Every read takes ``format`` (json, html, pdf, csv) and ``lang`` (zh-CN, en); engineers sign off and
+close faults, viewers read, the policy's download roles fetch recordings, admins set the policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central.api.deps import SESSION_COOKIE, Permission, Principal, admin, engineer, get_ctx, reader
+from central.context import AppContext
+from central.models import Fault, Recording, Site, utcnow
+from central.reports import (
+    annual,
+    faults,
+    inspections,
+    policy,
+    recordings,
+    render_csv,
+    render_html,
+    render_pdf,
+)
+from central.reports import tables as docs
+from central.reports.document import Document
+from central.reports.periods import year_bounds
+from central.reports.texts import LANGUAGES, pick
+from central.security import csrf_token_for
+from central.services import audit
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+Format = Literal["json", "html", "pdf", "csv"]
+LANG_COOKIE = "roomops_lang"
+MEDIA = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8"}
+
+
+# -- request helpers ------------------------------------------------------------------------------
+def _lang(request: Request, lang: str | None) -> str:
+    """The query wins, then the dashboard's language cookie, then Accept-Language, else Chinese."""
+    if lang is not None:
+        if lang not in LANGUAGES:
+            raise HTTPException(422, f"lang must be one of {', '.join(LANGUAGES)}")
+        return lang
+    cookie = request.cookies.get(LANG_COOKIE)
+    if cookie in LANGUAGES:
+        return cookie
+    accept = request.headers.get("accept-language", "").lower()
+    first = accept.split(",")[0].strip()
+    return "en" if first.startswith("en") else pick(None)
+
+
+def _year(year: int | None) -> int:
+    return year if year is not None else utcnow().year
+
+
+def _sites(session: Session, sites: str | None) -> list[Site]:
+    """The named sites (comma separated) in that order, or every site."""
+    every = {s.id: s for s in session.scalars(select(Site).order_by(Site.created_at, Site.id))}
+    if not sites:
+        return list(every.values())
+    wanted = [s.strip() for s in sites.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in every]
+    if unknown:
+        raise HTTPException(404, f"unknown site(s): {', '.join(unknown)}")
+    return [every[s] for s in dict.fromkeys(wanted)]
+
+
+def _csrf(request: Request, ctx: AppContext) -> str:
+    token = request.cookies.get(SESSION_COOKIE)
+    return csrf_token_for(ctx.secret_key, token) if token else ""
+
+
+def _links(request: Request) -> dict[str, str]:
+    """The same document in the other formats and language."""
+    params = dict(request.query_params)
+    out = {}
+    for fmt in ("pdf", "csv"):
+        out[fmt.upper()] = f"{request.url.path}?{urlencode({**params, 'format': fmt})}"
+    other = "en" if params.get("lang", pick(None)) == "zh-CN" else "zh-CN"
+    out["English" if other == "en" else "中文"] = f"{request.url.path}?{urlencode({**params, 'lang': other})}"
+    return out
+
+
+def _respond(doc: Document, fmt: Format, request: Request, *, actions: dict[str, Any] | None = None,
+             csrf: str = "") -> Response:
+    if fmt == "html":
+        return HTMLResponse(render_html.render(doc, actions=actions, csrf=csrf, links=_links(request)),
+                            headers={"Cache-Control": "no-store"})
+    if fmt == "pdf":
+        try:
+            body = render_pdf.render(doc)
+        except render_pdf.FontMissing as exc:
+            raise HTTPException(503, str(exc)) from exc
+    else:
+        body = render_csv.render(doc)
+    filename = f"{doc.slug}-{doc.lang}.{fmt}"
+    return Response(body, media_type=MEDIA[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+def _json(data: Any) -> JSONResponse:
+    return JSONResponse(jsonable_encoder(data))
+
+
+# -- annual report --------------------------------------------------------------------------------
+def annual_json(report: annual.AnnualReport) -> dict[str, Any]:
+    body = dataclasses.asdict(report)
+    body["policy"] = report.policy.model_dump()
+    for fig, out in zip(report.sites, body["sites"], strict=True):
+        out["satisfaction"] = fig.satisfaction
+    body["totals"].update(hd_share=report.totals.hd_share, sd_share=report.totals.sd_share,
+                          satisfaction=report.totals.satisfaction)
+    body["satisfaction_met"] = report.satisfaction_met
+    return body
+
+
+@router.get("/reports/annual", summary="Annual operations report")
+def annual_report(request: Request, year: int | None = Query(None, ge=2000, le=2100),
+                  sites: str | None = Query(None, description="comma-separated site ids; default all"),
+                  format: Format = "json", lang: str | None = None,
+                  _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
+    language = _lang(request, lang)
+    with ctx.unit() as session:
+        pol = policy.load(session)
+        report = annual.build(session, _year(year), _sites(session, sites), pol)
+    if format == "json":
+        return _json(annual_json(report))
+    return _respond(docs.annual_document(report, language), format, request)
+
+
+# -- inspections ----------------------------------------------------------------------------------
+@router.get("/reports/inspections", summary="Monthly inspections of a year: done, late, missing")
+def inspections_year(request: Request, year: int | None = Query(None, ge=2000, le=2100),
+                     sites: str | None = None, format: Format = "json", lang: str | None = None,
+                     _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
+    language = _lang(request, lang)
+    with ctx.unit() as session:
+        pol = policy.load(session)
+        view = inspections.year_view(session, _year(year), _sites(session, sites), pol)
+    if format == "json":
+        return _json({"year": view.year, "generated_at": view.generated_at, "sites": [
+            {**dataclasses.asdict(s), "due": s.due, "done": s.done, "late": s.count("late"),
+             "missing": s.count("missing"), "signed": s.signed} for s in view.sites]})
+    return _respond(docs.inspections_document(view, pol, language), format, request)
+
+
+def _run(session: Session, selftest_id: str) -> Any:
+    run = inspections.get_run(session, selftest_id)
+    if run is None:
+        raise HTTPException(404, f"no inspection record {selftest_id!r}")
+    return run
+
+
+@router.get("/reports/inspections/{selftest_id}", summary="One inspection record")
+def inspection_record(selftest_id: str, request: Request, format: Format = "json", lang: str | None = None,
+                      user: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
+    language = _lang(request, lang)
+    with ctx.unit() as session:
+        pol = policy.load(session)
+        rec = inspections.record(session, _run(session, selftest_id), pol)
+    if format == "json":
+        return _json(rec)
+    actions: dict[str, Any] = {}
+    if format == "html" and user.can(Permission.DEVICES) and rec["signed_at"] is None:
+        base = f"/api/v1/reports/inspections/{selftest_id}"
+        actions = {"remarks": f"{base}/remarks", "remarks_text": rec["remarks"], "signoff": f"{base}/signoff"}
+    return _respond(docs.inspection_record_document(rec, pol, language), format, request, actions=actions,
+                    csrf=_csrf(request, ctx))
+
+
+class RemarksIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    remarks: str = Field(max_length=10000)
+
+
+class SignoffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    remarks: str | None = Field(None, max_length=10000)
+
+
+@router.put("/reports/inspections/{selftest_id}/remarks", summary="Set an engineer's remarks")
+def inspection_remarks(selftest_id: str, body: RemarksIn, user: Principal = Depends(engineer),
+                       ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
+    return _inspection_change(selftest_id, user, ctx, "remarks", body.remarks)
+
+
+@router.post("/reports/inspections/{selftest_id}/signoff", summary="Sign off an inspection record")
+def inspection_signoff(selftest_id: str, body: SignoffIn | None = None, user: Principal = Depends(engineer),
+                       ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
+    return _inspection_change(selftest_id, user, ctx, "signoff", body.remarks if body else None)
+
+
+def _inspection_change(selftest_id: str, user: Principal, ctx: AppContext, what: str,
+                       remarks: str | None) -> JSONResponse:
+    try:
+        with ctx.unit() as session:
+            run = _run(session, selftest_id)
+            if what == "signoff":
+                inspections.sign_off(session, run, user.username, remarks)
+            else:
+                inspections.set_remarks(session, run, remarks or "", user.username)
+            audit.record(session, actor=user.username, action=f"inspection.{what}", target=selftest_id,
+                         outcome="succeeded")
+            return _json(inspections.record(session, run, policy.load(session)))
+    except inspections.InspectionError as exc:
+        raise HTTPException(409, str(exc)) from exc
+
+
+# -- faults ---------------------------------------------------------------------------------------
+@router.get("/reports/faults", summary="Fault records of a year")
+def fault_records(request: Request, year: int | None = Query(None, ge=2000, le=2100),
+                  sites: str | None = None, format: Format = "json", lang: str | None = None,
+                  _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
+    language = _lang(request, lang)
+    with ctx.unit() as session:
+        pol = policy.load(session)
+        lo, hi = year_bounds(_year(year), pol.report_timezone)
+        chosen = [s.id for s in _sites(session, sites)]
+        records = [faults.record(session, f) for f in faults.in_period(session, chosen, lo, hi)]
+    if format == "json":
+        return _json(records)
+    return _respond(docs.faults_document(records, _year(year), pol, language), format, request)
+
+
+def _fault(session: Session, fault_id: int) -> Fault:
+    fault = session.get(Fault, fault_id)
+    if fault is None:
+        raise HTTPException(404, f"no fault {fault_id}")
+    return fault
+
+
+@router.get("/reports/faults/{fault_id}", summary="One fault record")
+def fault_record(fault_id: int, request: Request, format: Format = "json", lang: str | None = None,
+                 user: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
+    language = _lang(request, lang)
+    with ctx.unit() as session:
+        pol = policy.load(session)
+        rec = faults.record(session, _fault(session, fault_id))
+    if format == "json":
+        return _json(rec)
+    actions: dict[str, Any] = {}
+    if format == "html" and user.can(Permission.DEVICES):
+        base = f"/api/v1/reports/faults/{fault_id}"
+        actions = {"note": f"{base}/notes"}
+        if rec["closed_at"] is None:
+            actions["close"] = f"{base}/close"
+    return _respond(docs.fault_document(rec, pol, language), format, request, actions=actions,
+                    csrf=_csrf(request, ctx))
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=10000)
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/reports/faults/{fault_id}/notes", status_code=201, summary="Add a note to a fault")
+def fault_note(fault_id: int, body: NoteIn, user: Principal = Depends(engineer),
+               ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
+    with ctx.unit() as session:
+        fault = _fault(session, fault_id)
+        faults.add_note(session, fault, body.text, user.username)
+        audit.record(session, actor=user.username, action="fault.note", target=str(fault_id),
+                     outcome="succeeded")
+        return JSONResponse(jsonable_encoder(faults.record(session, fault)), status_code=201)
+
+
+@router.post("/reports/faults/{fault_id}/close", summary="Close a fault by hand, with a reason")
+def fault_close(fault_id: int, body: CloseIn, user: Principal = Depends(engineer),
+                ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
+    try:
+        with ctx.unit() as session:
+            fault = _fault(session, fault_id)
+            faults.close(session, fault, body.reason, user.username)
+            audit.record(session, actor=user.username, action="fault.close", target=str(fault_id),
+                         outcome="succeeded", detail={"reason": body.reason})
+            return _json(faults.record(session, fault))
+    except faults.FaultError as exc:
+        raise HTTPException(409, str(exc)) from exc
+
+
+# -- recordings archive ---------------------------------------------------------------------------
+@router.get("/recordings", summary="The recordings archive")
+def recordings_archive(request: Request, year: int | None = Query(None, ge=2000, le=2100),
+                       sites: str | None = None, format: Format = "json", lang: str | None = None,
+                       _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
+    language = _lang(request, lang)
+    with ctx.unit() as session:
+        pol = policy.load(session)
+        chosen = [s.id for s in _sites(session, sites)] if sites else None
+        lo, hi = year_bounds(year, pol.report_timezone) if year is not None else (None, None)
+        items = recordings.listing(session, pol, chosen, lo, hi)
+    if format == "json":
+        return _json(items)
+    return _respond(docs.recordings_document(items, pol, language), format, request)
+
+
+def _recording(session: Session, recording_id: str) -> Recording:
+    row = session.get(Recording, recording_id)
+    if row is None:
+        raise HTTPException(404, f"no recording {recording_id!r}")
+    return row
+
+
+@router.get("/recordings/{recording_id}/file", summary="Download a recording (the policy's roles)")
+def recording_file(recording_id: str, user: Principal = Depends(reader),
+                   ctx: AppContext = Depends(get_ctx)) -> FileResponse:
+    root = ctx.settings.resolved_recordings_dir()
+    with ctx.unit() as session:
+        allowed = set(policy.load(session).recording_download_roles)
+        if not user.roles & allowed:
+            audit.record(session, actor=user.username, action="recording.download", target=recording_id,
+                         outcome="denied", detail={"needs": sorted(allowed)})
+    if not user.roles & allowed:
+        needed = ", ".join(sorted(allowed))
+        raise HTTPException(403, f"downloading recordings needs one of the roles: {needed}")
+    with ctx.unit() as session:
+        row = _recording(session, recording_id)
+        try:
+            path = recordings.archive_path(root, row)
+        except recordings.ArchiveError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        if not path.is_file():
+            raise HTTPException(404, f"recording {recording_id}: the file is not in the archive")
+        audit.record(session, actor=user.username, action="recording.download", target=recording_id,
+                     outcome="succeeded")
+    return FileResponse(path, filename=path.name, media_type="application/octet-stream")
+
+
+@router.post("/recordings/{recording_id}/verify", summary="Verify a recording's checksum now")
+def recording_verify(recording_id: str, user: Principal = Depends(engineer),
+                     ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
+    root = ctx.settings.resolved_recordings_dir()
+    with ctx.unit() as session:
+        row = _recording(session, recording_id)
+        check = recordings.verify(session, row, root, user.username)
+        audit.record(session, actor=user.username, action="recording.verify", target=recording_id,
+                     outcome="succeeded" if check.ok else "failed", detail={"problem": check.problem or ""})
+        return _json({"id": recording_id, "ok": check.ok, "expected_sha256": row.sha256,
+                      "actual_sha256": check.actual_sha256, "expected_size": row.size,
+                      "actual_size": check.actual_size, "problem": check.problem,
+                      "verified_at": check.verified_at, "verified_by": check.verified_by})
+
+
+@router.post("/recordings/retention/apply", summary="Purge the files of recordings past retention")
+def retention_apply(user: Principal = Depends(admin), ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
+    root = ctx.settings.resolved_recordings_dir()
+    with ctx.unit() as session:
+        purged = recordings.apply_retention(session, root, policy.load(session))
+        audit.record(session, actor=user.username, action="recording.retention", target="recordings",
+                     outcome="succeeded", detail={"purged": len(purged)})
+        return _json({"purged": purged})
+
+
+# -- policy ---------------------------------------------------------------------------------------
+@router.get("/reports/settings", summary="The report policy (retention, targets, inspection due dates)")
+def get_settings(_: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
+    with ctx.unit() as session:
+        return _json(policy.load(session).model_dump())
+
+
+@router.put("/reports/settings", summary="Change the report policy (admin)")
+def put_settings(body: dict[str, Any], user: Principal = Depends(admin),
+                 ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
+    unknown = sorted(set(body) - set(policy.ReportPolicy.model_fields))
+    if unknown:
+        raise HTTPException(422, f"unknown setting(s): {', '.join(unknown)}")
+    try:
+        with ctx.unit() as session:
+            updated = policy.update(session, body, user.username)
+            audit.record(session, actor=user.username, action="reports.settings", target="reports",
+                         outcome="succeeded", detail=jsonable_encoder(body))
+            return _json(updated.model_dump())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise HTTPException(422, f"invalid setting {where}: {first.get('msg')}") from exc
+
+
