@@ -192,6 +192,8 @@ class FakeAgent:
         self._tasks: list[asyncio.Task[None]] = []
         self._changed = asyncio.Event()
         self.closed_code: int | None = None
+        #: when set, a rebooting device stays down until the test opens the gate
+        self.boot_gate: asyncio.Event | None = None
 
     async def connect(self, hello: bool = True) -> FakeAgent:
         self.ws = await connect(self.url, additional_headers={"Authorization": f"Bearer {self.token}"},
@@ -329,7 +331,10 @@ async def on_reboot(agent: FakeAgent, command: Command) -> None:
     assert command.device is not None
     await agent.result(command, state="running")
     await agent.device(command.device, up=False, reason="rebooting")
-    await asyncio.sleep(0.2)   # the simulated device's boot time
+    if agent.boot_gate is not None:
+        await agent.boot_gate.wait()
+    else:
+        await asyncio.sleep(0.2)   # the simulated device's boot time
     await agent.device(command.device, up=True)
     await agent.result(command, result={"downtime_s": 0.2})
 

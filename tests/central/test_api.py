@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -139,20 +140,17 @@ async def test_engineer_reboots_a_codec_and_sees_it_go_down_and_come_back(server
         await agent.wait(lambda: agent.schedules, what="schedule")
         await agent.device("urumqi.codec", up=True)
         eng = await login(client, "engineer")
-        seen: list[bool | None] = []
-
-        async def back_up() -> bool:
-            device = (await client.get("/api/v1/devices/urumqi.codec", headers=eng)).json()
-            if not seen or seen[-1] != device["up"]:
-                seen.append(device["up"])
-            return seen[:1] == [True] and False in seen and seen[-1] is True
-
         await wait_for(lambda: _up_is(client, eng, True), what="codec initially up")
-        seen.append(True)
+        agent.boot_gate = asyncio.Event()
         response = await client.post("/api/v1/devices/urumqi.codec/commands", headers=eng,
                                      json={"kind": "reboot"})
         command_id = response.json()["id"]
-        await wait_for(back_up, what="codec down then up")
+        await wait_for(lambda: _up_is(client, eng, False), what="codec down while rebooting")
+        running = (await client.get(f"/api/v1/commands/{command_id}", headers=eng)).json()
+        assert running["state"] == "running"
+        agent.boot_gate.set()
+        await wait_for(lambda: _up_is(client, eng, True), what="codec back up")
+        await wait_for(lambda: _state_is(client, eng, command_id, "succeeded"), what="reboot result")
         command = (await client.get(f"/api/v1/commands/{command_id}", headers=eng)).json()
         assert command["state"] == "succeeded" and command["requested_by"] == "engineer"
         [fault] = (await client.get("/api/v1/faults", headers=eng, params={"device": "urumqi.codec"})).json()
@@ -166,6 +164,10 @@ async def test_engineer_reboots_a_codec_and_sees_it_go_down_and_come_back(server
 
 async def _up_is(client: httpx.AsyncClient, headers: dict[str, str], up: bool) -> bool:
     return (await client.get("/api/v1/devices/urumqi.codec", headers=headers)).json()["up"] is up
+
+
+async def _state_is(client: httpx.AsyncClient, headers: dict[str, str], command_id: str, state: str) -> bool:
+    return (await client.get(f"/api/v1/commands/{command_id}", headers=headers)).json()["state"] == state
 
 
 async def on_selftest(agent: FakeAgent, command: Command) -> None:
