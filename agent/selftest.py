@@ -51,12 +51,13 @@ def evidence_of(session: DeviceSession) -> list[str]:
 
 
 def identity_mismatch(expected: Mapping[str, str], found: Identity) -> str:
-    """Why ``found`` is not the device the profile describes ("" when it is)."""
-    got = found.as_dict()
-    for key in ("serial", "vendor", "model"):
-        want = expected.get(key)
-        if want and str(got.get(key, "")).strip().lower() != str(want).strip().lower():
-            return f"expected {key} {want!r}, found {got.get(key)!r}"
+    """Why ``found`` is not the device the profile describes ("" when it is). Only the serial
+    number is compared (model names differ between profiles and what units report), and only when
+    the unit reports one: some protocols (VISCA, Extron SIS, PJLink) have no serial query."""
+    want = str(expected.get("serial", "")).strip()
+    got = str(found.serial or "").strip()
+    if want and got and got.lower() != want.lower():
+        return f"expected serial {want!r}, found {got!r}"
     return ""
 
 
