@@ -534,21 +534,18 @@ class CiscoRoomOSDriver(CodecDriverBase):
                                                       else "Off")
         diag = self._optional_status("Diagnostics")
         messages: list[str] = []
-        serious: list[str] = []
         for key, value in diag.items():
             if key.endswith(" Description"):
                 level = diag.get(key[: -len("Description")] + "Level", "")
                 messages.append(f"{level}: {value}" if level else value)
-                if level.lower() in ("error", "critical"):
-                    serious.append(value)
         degraded: list[str] = []
         if sip.lower() in ("failed", "deregister"):
             degraded.append(f"SIP registration {sip}")
         if gk.lower() == "rejected":
             degraded.append(f"H.323 gatekeeper {gk}")
-        degraded += [m for m in messages if m.split(": ", 1)[-1] not in serious]
-        down = [f"diagnostics: {s}" for s in serious if "registration" not in s.lower()]
-        degraded += [f"diagnostics: {s}" for s in serious if "registration" in s.lower()]
+        # Only a critical message means the room cannot hold a meeting; the rest degrade it.
+        down = [f"diagnostics: {m}" for m in messages if m.lower().startswith("critical:")]
+        degraded += [f"diagnostics: {m}" for m in messages if not m.lower().startswith("critical:")]
         return Health(verdict_of(down, degraded), tuple(down + degraded),
                       {"sip": sip, "h323": gk, "standby": standby, "diagnostics": messages})
 

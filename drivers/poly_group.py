@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from drivers.codec_common import (
@@ -31,7 +32,7 @@ from drivers.codec_common import (
     verdict_of,
 )
 from drivers.errors import AuthError, CommandRejected, DeviceTimeout, Disconnected, ProtocolError
-from drivers.roles import CallInfo, Endpoint, Health, Identity
+from drivers.roles import ApplyReport, CallInfo, Endpoint, Health, Identity
 from drivers.transcript import Transcript
 from drivers.transports.base import Transport
 from drivers.transports.tcp import TcpTransport
@@ -513,7 +514,7 @@ class PolyGroupDriver(CodecDriverBase):
 
     _pending_address: str = ""
 
-    def apply_config(self, desired: Any) -> Any:
+    def apply_config(self, desired: Mapping[str, Any]) -> ApplyReport:
         if "network.ipv4.address" in desired:
             self._pending_address = str(desired["network.ipv4.address"])
         return super().apply_config(desired)

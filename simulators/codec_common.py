@@ -118,6 +118,7 @@ class CodecSimulator(DeviceSimulator):
         }
         self._registered_as: list[str] = []
         self.pending_address: str | None = None   # applied when the change takes effect
+        self.presets: dict[int, int] = {}         # kept in flash: survives a reboot
         self._reset_volatile()
 
     def _reset_volatile(self) -> None:
@@ -126,7 +127,6 @@ class CodecSimulator(DeviceSimulator):
             self.mic_mute = False
             self.volume = 50
             self.camera_position = 0
-            self.presets: dict[int, int] = getattr(self, "presets", {})   # kept in flash
             self.main_source = 1
             self.presentation_source: int | None = None
             self.calls: dict[int, SimCall] = {}
