@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +12,20 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+#: Packages added later that keep their own tables on the shared ``Base`` (absent is fine).
+OPTIONAL_MODEL_MODULES = ("central.reports.models", "central.web.models")
+
+
+def load_all_models() -> None:
+    """Register every table on ``Base.metadata`` (for autogenerate and the schema check)."""
+    importlib.import_module("central.models")
+    for name in OPTIONAL_MODEL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -7,8 +7,10 @@ from typing import Any
 from alembic import context
 
 import central.reports.models  # noqa: F401  (the reports' own tables, so autogenerate sees them)
+from central.migrate import load_all_models
 from central.models import Base, UTCDateTime
 
+load_all_models()
 config = context.config
 target_metadata = Base.metadata
 
