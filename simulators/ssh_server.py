@@ -158,17 +158,27 @@ class SshServer(ListeningServer):
                 transport.start_server(server=interface)
             except (OSError, EOFError, paramiko.SSHException):
                 return  # the client gave up during the handshake (e.g. it refused our key)
-            while transport.is_active() and not self._stop.is_set() and not self.sim.stopping:
+            while self._serving(transport):
                 channel = transport.accept(POLL)
-                if channel is None:
-                    continue
-                if not interface.wait_for_shell(channel.get_id(), SHELL_REQUEST_TIMEOUT):
-                    channel.close()  # an exec or subsystem request we refused: no session
-                    continue
-                conn = SshConnection(self.sim, channel, peer, transport)
-                self.sim.spawn(self.sim.run_session, conn, name=f"sim-session-{self.sim.name}-{peer}")
+                if channel is not None:
+                    self.sim.spawn(self._serve_channel, channel, interface, transport, peer,
+                                   name=f"sim-session-{self.sim.name}-{peer}")
         finally:
             self._finish(transport)
+
+    def _serving(self, transport: paramiko.Transport) -> bool:
+        return transport.is_active() and not self._stop.is_set() and not self.sim.stopping
+
+    def _serve_channel(self, channel: paramiko.Channel, interface: _DeviceInterface,
+                       transport: paramiko.Transport, peer: str) -> None:
+        """Wait for the shell request, then run the device session on the channel."""
+        waited = 0.0
+        while not interface.wait_for_shell(channel.get_id(), POLL):
+            waited += POLL
+            if channel.closed or not self._serving(transport) or waited >= SHELL_REQUEST_TIMEOUT:
+                channel.close()  # an exec or subsystem request we refused: no session
+                return
+        self.sim.run_session(SshConnection(self.sim, channel, peer, transport))
 
     def _finish(self, transport: paramiko.Transport) -> None:
         transport.close()

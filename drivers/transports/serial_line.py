@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+
 import serial
+from serial.urlhandler import protocol_socket
 
 from drivers.errors import ConnectError, Disconnected
 from drivers.transports.base import Transport
@@ -40,8 +44,19 @@ class SerialTransport(Transport):
 
     def _close(self) -> None:
         port, self._port = self._port, None
-        if port is not None:
-            port.close()
+        if port is None:
+            return
+        if isinstance(port, protocol_socket.Serial):
+            # pyserial's socket:// close() sleeps 0.3 s "for quick reconnects"; we close the
+            # socket ourselves and leave reconnect pacing to the agent's retry policy.
+            sock, port._socket = port._socket, None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            port.is_open = False
+            return
+        port.close()
 
     def _send(self, data: bytes) -> None:
         if self._port is None:

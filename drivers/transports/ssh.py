@@ -8,11 +8,13 @@ as by OpenSSH: it means the device was replaced or someone sits in between.
 
 from __future__ import annotations
 
+import binascii
 import os
 import socket
 import threading
 
 import paramiko
+from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
 from drivers.errors import AuthError, ConnectError, DeviceError, DeviceTimeout, Disconnected, HostKeyError
 from drivers.transports.base import Transport
@@ -115,10 +117,20 @@ class SshTransport(Transport):
         keys = paramiko.HostKeys()
         if self.known_hosts and os.path.exists(self.known_hosts):
             try:
-                keys.load(self.known_hosts)
+                with open(self.known_hosts, encoding="utf-8", errors="replace") as fh:
+                    lines = fh.read().splitlines()
             except OSError as exc:
                 raise HostKeyError(f"cannot read known_hosts {self.known_hosts}: {exc}",
                                    device=self.name) from exc
+            for number, line in enumerate(lines, 1):
+                entry = _parse_known_hosts_line(line)
+                if entry is None:
+                    if line.strip() and not line.lstrip().startswith("#"):
+                        # As OpenSSH does: a bad line is skipped, the others still count.
+                        self.transcript.note(f"ignored unreadable line {number} of {self.known_hosts}")
+                    continue
+                for hostname in entry.hostnames:
+                    keys.add(hostname, entry.key.get_name(), entry.key)
         for name in self._trusted_here.keys():
             for keytype, key in self._trusted_here.lookup(name).items():
                 keys.add(name, keytype, key)
@@ -207,6 +219,17 @@ class SshTransport(Transport):
         if not data:
             raise Disconnected(f"{self.describe()} closed the session", device=self.name)
         return data
+
+
+def _parse_known_hosts_line(line: str) -> HostKeyEntry | None:
+    """One known_hosts line, or None for comments, blanks and lines we cannot read."""
+    if not line.strip() or line.lstrip().startswith("#"):
+        return None
+    try:
+        entry = HostKeyEntry.from_line(line)
+    except (InvalidHostKey, paramiko.SSHException, ValueError, binascii.Error):
+        return None
+    return entry if entry is not None and entry.key is not None else None
 
 
 def _shutdown(ssh: paramiko.Transport) -> None:
