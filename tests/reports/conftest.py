@@ -37,13 +37,12 @@ def year_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         yield url
 
 
-@pytest.fixture(scope="module")
-def seeded_year(year_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededYear]:
+def _seed(url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededYear]:
     data_dir = tmp_path_factory.mktemp("data")
     clock = Clock(cst(2024, 12, 1))
     set_clock(clock)
     try:
-        server = RunningServer(central_settings(data_dir, year_db), next_loopback())
+        server = RunningServer(central_settings(data_dir, url), next_loopback())
         recordings_dir = server.settings.resolved_recordings_dir()
         ledger = seed_year(server.ctx, clock, recordings_dir)
         clock.set(END)
@@ -54,3 +53,15 @@ def seeded_year(year_db: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             server.stop()
     finally:
         set_clock(None)
+
+
+@pytest.fixture(scope="module")
+def seeded_year(year_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededYear]:
+    """The year on SQLite and on PostgreSQL."""
+    yield from _seed(year_db, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def seeded_sqlite_year(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededYear]:
+    """The year on SQLite only, for tests that change records (sign-off, close, retention)."""
+    yield from _seed(f"sqlite:///{tmp_path_factory.mktemp('central') / 'central.db'}", tmp_path_factory)
