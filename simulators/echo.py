@@ -130,8 +130,10 @@ class EchoSimulator(DeviceSimulator):
                 self._answered(line)
 
     def _check_login(self, conn: SimConnection) -> bool:
-        conn.send(b"Password: ")
-        given = LINE.sub(b"", conn.read_until(LINE))
+        given = b""
+        while not given:  # Enter alone asks for the prompt again, as a serial console does
+            conn.send(b"Password: ")
+            given = LINE.sub(b"", conn.read_until(LINE))
         if self.faults.reject_password or not hmac.compare_digest(given, self.password.encode()):
             conn.send_raw(b"\r\nLogin incorrect\r\n")  # a refusal no fault hides
             return False
