@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -10,6 +11,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+from roomops.cli import main as cli_main
 
 ROOMOPS = [sys.executable, "-m", "roomops.cli"]
 
@@ -20,25 +24,38 @@ def run(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProc
                           timeout=60, check=False)
 
 
-def test_init_site_token_user(tmp_path: Path) -> None:
-    init = run(tmp_path, "init", "--password-stdin", stdin="admin password 1\n")
-    assert init.returncode == 0, init.stderr
-    assert "admin 'admin' created" in init.stdout
-    again = run(tmp_path, "init", "--password-stdin", stdin="other password\n")
-    assert again.returncode == 0 and "no admin created" in again.stdout
+def main(data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str,
+         stdin: str = "") -> tuple[int, str, str]:
+    """The console script's entry point in-process (each subprocess costs seconds of imports)."""
+    monkeypatch.setenv("ROOMOPS_DATA_DIR", str(data_dir))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = cli_main(["central", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
-    assert run(tmp_path, "site", "add", "urumqi", "--name", "Urumqi", "--name-zh", "乌鲁木齐").returncode == 0
-    duplicate = run(tmp_path, "site", "add", "urumqi")
-    assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
-    token = run(tmp_path, "token", "issue", "--site", "urumqi")
-    assert token.returncode == 0 and token.stdout.startswith("rst_") and "shown once" in token.stderr
-    assert run(tmp_path, "token", "issue", "--site", "nowhere").returncode == 2
-    short = run(tmp_path, "user", "add", "li", "--role", "viewer", "--password-stdin", stdin="short\n")
-    assert short.returncode == 2 and "at least 8" in short.stderr
-    ok = run(tmp_path, "user", "add", "li", "--role", "viewer", "--role", "secretariat", "--password-stdin",
-             stdin="long enough password\n")
-    assert ok.returncode == 0 and "secretariat, viewer" in ok.stdout
-    assert token.stdout.strip() not in (tmp_path / "central.db").read_bytes().decode("latin-1")
+
+def test_init_site_token_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    def roomops(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        return main(tmp_path, monkeypatch, capsys, *args, stdin=stdin)
+
+    code, out, _ = roomops("init", "--password-stdin", stdin="admin password 1\n")
+    assert code == 0 and "admin 'admin' created" in out
+    code, out, _ = roomops("init", "--password-stdin", stdin="other password\n")
+    assert code == 0 and "no admin created" in out
+
+    assert roomops("site", "add", "urumqi", "--name", "Urumqi", "--name-zh", "乌鲁木齐")[0] == 0
+    code, _, err = roomops("site", "add", "urumqi")
+    assert code == 2 and "already exists" in err
+    code, token, err = roomops("token", "issue", "--site", "urumqi")
+    assert code == 0 and token.startswith("rst_") and "shown once" in err
+    assert roomops("token", "issue", "--site", "nowhere")[0] == 2
+    code, _, err = roomops("user", "add", "li", "--role", "viewer", "--password-stdin", stdin="short\n")
+    assert code == 2 and "at least 8" in err
+    code, out, _ = roomops("user", "add", "li", "--role", "viewer", "--role", "secretariat",
+                           "--password-stdin", stdin="long enough password\n")
+    assert code == 0 and "secretariat, viewer" in out
+    assert token.strip() not in (tmp_path / "central.db").read_bytes().decode("latin-1")
 
 
 def test_serve_runs_under_uvicorn(tmp_path: Path, loopback: str) -> None:
