@@ -13,6 +13,9 @@ Credentials: a demo site's are simulator credentials (its generated demo secrets
 agent finds the same ones. For a real site the simulators get fresh random passwords: a real
 secret is never read here, let alone printed.
 
+Bridges: every distinct ``bridge_uri`` and ``expect.test_uri`` of the loaded sites is served by
+an MCU on the call fabric (``bridge_uris(sites)``), so test calls and bridge meetings connect.
+
 This module is the composition root between profiles and simulators: ``to_sim_specs(site)``
 turns a resolved site into ``SimSpec`` objects (agent/ cannot import simulators/).
 """
@@ -50,6 +53,13 @@ def to_sim_specs(site: ResolvedSite) -> list[SimSpec]:
             baudrate=device.baudrate, username=device.username, password=password,
             boot_time=device.boot_time, identity=sim_identity(device), options=sim_options(device, site)))
     return specs
+
+
+def bridge_uris(sites: list[ResolvedSite]) -> list[str]:
+    """The MCU URIs the sites dial: each site's ``bridge_uri`` and self-test ``test_uri``, once."""
+    uris = [uri for site in sites
+            for uri in (site.bridge_uri, str(site.expectations.get("test_uri") or "")) if uri]
+    return list(dict.fromkeys(uris))
 
 
 def register(subparsers: Any) -> None:
@@ -92,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         faults = parse_faults(args.fault)
-        specs = [spec for file in files for spec in to_sim_specs(load_site(file))]
-        sim = SiteSimulation(specs, faults=faults, notify=lambda text: print(text, file=sys.stderr))
+        sites = [load_site(file) for file in files]
+        specs = [spec for site in sites for spec in to_sim_specs(site)]
+        sim = SiteSimulation(specs, faults=faults, notify=lambda text: print(text, file=sys.stderr),
+                             bridges=bridge_uris(sites))
     except ProfileError as exc:
         for issue in exc.issues:
             print(issue, file=sys.stderr)

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from simulators.harness import DeviceSimulator, Server, SimConnection, SocketConnection, TcpServer
+from simulators.host_keys import host_key_option
 
 DEFAULT_OUTLETS = 8
 LINE_END = re.compile(rb"[\r\n]")
@@ -58,7 +59,8 @@ class ApcPduSimulator(DeviceSimulator):
                  transports: tuple[str, ...] = ("telnet",), ssh_port: int = 0,
                  reboot_duration: float = 5.0, model: str = "AP7920", serial: str = "ZA0000000001",
                  firmware: str = "v3.9.2", prompt: str = "apc>", username_prompt: str = "User Name : ",
-                 password_prompt: str = "Password  : ", site: Any = None, **kw: Any) -> None:
+                 password_prompt: str = "Password  : ", site: Any = None, host_key: Any = None,
+                 **kw: Any) -> None:
         kw.setdefault("name", "apc-pdu")
         super().__init__(**kw)
         names = names or {}
@@ -75,6 +77,7 @@ class ApcPduSimulator(DeviceSimulator):
         self.username_prompt = username_prompt
         self.password_prompt = password_prompt
         self.site = site
+        self.host_key = host_key               # None: the SSH server makes a fresh one
         self.commands: list[str] = []       # every command line received, for tests
         self._outlet_lock = threading.Lock()
         self._reboot_timers: dict[int, threading.Timer] = {}
@@ -93,6 +96,7 @@ class ApcPduSimulator(DeviceSimulator):
             model=spec.identity.get("model", "AP7920"), serial=spec.identity.get("serial", "ZA0000000001"),
             firmware=spec.identity.get("firmware", "v3.9.2"),
             prompt=opts.get("prompt", "apc>"), site=site,
+            host_key=host_key_option(opts) if "ssh" in transports else None,
         )
         for number, device_id in (opts.get("outlets") or {}).items():
             sim.wire(int(number), str(device_id))
@@ -123,7 +127,7 @@ class ApcPduSimulator(DeviceSimulator):
             from simulators.ssh_server import SshServer  # only when a profile asks for SSH
 
             port = self.ssh_port if "telnet" in self.transports else self.port
-            servers.append(SshServer(self, self.host, port))
+            servers.append(SshServer(self, self.host, port, host_key=self.host_key))
         return servers
 
     # outlet state ------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from simulators.codec_common import (
 )
 from simulators.fabric import CallFabric, Cause, DialFailed
 from simulators.harness import ConnectionClosed, Server, SimConnection, TcpServer
+from simulators.host_keys import host_key_option
 from simulators.spec import SimSpec
 
 CRLF = "\r\n"
@@ -93,7 +94,8 @@ class CiscoRoomOSSimulator(CodecSimulator):
         return cls(name=spec.device_id, host=spec.host,
                    port=spec.port or (22 if spec.transport == "ssh" else 23),
                    username=spec.username, password=spec.password, boot_time=spec.boot_time, options=opts,
-                   fabric=fabric, transport=spec.transport)
+                   fabric=fabric, transport=spec.transport,
+                   host_key=host_key_option(spec.options) if spec.transport == "ssh" else None)
 
     def build_servers(self) -> list[Server]:
         if self.transport == "ssh":

@@ -34,6 +34,7 @@ from simulators.codec_common import (
 )
 from simulators.fabric import CallFabric, Cause, DialFailed
 from simulators.harness import ConnectionClosed, Server, SimConnection, TcpServer
+from simulators.host_keys import host_key_option
 from simulators.spec import SimSpec
 
 CRLF = "\r\n"
@@ -50,12 +51,13 @@ class PolyGroupSimulator(CodecSimulator):
 
     def __init__(self, *, telnet_port: int = 0, login_prompt: str = "password",
                  software: str = "Release 6.2.2 - 28Sep2020 12:00", ssh: bool = False, ssh_port: int = 0,
-                 **kw: Any) -> None:
+                 host_key: Any = None, **kw: Any) -> None:
         kw.setdefault("options", CodecOptions(model="RealPresence Group 500", firmware="6.2.2"))
         super().__init__(**kw)
         self.telnet_port = telnet_port
         self.ssh = ssh
         self.ssh_port = ssh_port
+        self.host_key = host_key               # None: the SSH server makes a fresh one
         self.command_times: list[float] = []   # arrival of each command: lets tests check pacing
         self.login_prompt = login_prompt
         self.software = software
@@ -70,7 +72,8 @@ class PolyGroupSimulator(CodecSimulator):
         return cls(name=spec.device_id, host=spec.host, port=telnet_port, username=spec.username,
                    password=spec.password, boot_time=spec.boot_time, options=opts, fabric=fabric,
                    telnet_port=telnet_port, ssh=over_ssh or bool(spec.options.get("ssh", False)),
-                   ssh_port=ssh_port, login_prompt=str(spec.options.get("login_prompt", "password")))
+                   ssh_port=ssh_port, login_prompt=str(spec.options.get("login_prompt", "password")),
+                   host_key=host_key_option(spec.options) if over_ssh else None)
 
     def build_servers(self) -> list[Server]:
         servers: list[Server] = [TcpServer(self, self.host, self.port or self.telnet_port, telnet=True)]
@@ -78,7 +81,7 @@ class PolyGroupSimulator(CodecSimulator):
             from simulators.ssh_server import SshServer
 
             # Group Series also offers the API over SSH: SSH does the login, then the welcome.
-            servers.append(SshServer(self, self.host, self.ssh_port))
+            servers.append(SshServer(self, self.host, self.ssh_port, host_key=self.host_key))
         return servers
 
     # session -------------------------------------------------------------------------------------

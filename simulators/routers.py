@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulators.harness import DeviceSimulator, Server, SimConnection
+from simulators.host_keys import host_key_option
 from simulators.ssh_server import SshServer
 
 LINE_END = re.compile(rb"[\r\n]")
@@ -163,6 +164,7 @@ class RouterSimulator(DeviceSimulator):
             "uplink": opts.get("uplink"), "lines": opts.get("lines"), "reachable": opts.get("reachable"),
             "rtt_ms": opts.get("rtt_ms", 2.0), "model": spec.identity.get("model"),
             "serial": spec.identity.get("serial", "FDO0000A0AA"),
+            "ssh_host_key": host_key_option(opts),
         }
         if spec.identity.get("firmware"):
             kwargs["firmware"] = spec.identity["firmware"]

@@ -6,6 +6,10 @@ by full device id) and ``site.fabric`` (the shared call fabric, so codecs of eve
 process can call each other and the bridge). Drivers whose simulator is not written yet are
 skipped with a notice (``skipped`` says why), so ``roomops sim`` grows as simulators land.
 
+Bridges: ``bridges=["bridge@mcu.roomops.example"]`` puts an MCU (``simulators.fabric.Bridge``)
+on the call fabric under each URI while the simulation runs, so a codec's test call or a
+meeting dialled to the bridge connects.
+
 Faults: ``faults={"urumqi.camera1": ["silent", "slow=2"]}`` switches knobs on before the device
 starts listening. Everything starts and stops as a context manager; a failure while starting
 stops what already runs.
@@ -37,7 +41,8 @@ def _default_fabric() -> Any:
 
 class SiteSimulation:
     def __init__(self, specs: Iterable[SimSpec], *, faults: Mapping[str, Iterable[str]] | None = None,
-                 notify: Callable[[str], None] | None = None, fabric: Any = None) -> None:
+                 notify: Callable[[str], None] | None = None, fabric: Any = None,
+                 bridges: Iterable[str] = ()) -> None:
         self.specs: dict[str, SimSpec] = {}
         for spec in specs:
             if spec.device_id in self.specs:
@@ -51,6 +56,8 @@ class SiteSimulation:
         self.fabric = fabric if fabric is not None else _default_fabric()
         self.simulators: dict[str, DeviceSimulator] = {}
         self.skipped: dict[str, str] = {}       # device id -> why it is not served
+        self.bridge_uris = list(dict.fromkeys(uri for uri in bridges if uri))
+        self.bridges: list[Any] = []            # simulators.fabric.Bridge, while running
         self._running: list[DeviceSimulator] = []
 
     # lifecycle ---------------------------------------------------------------------------------
@@ -77,6 +84,7 @@ class SiteSimulation:
     def start(self) -> SiteSimulation:
         self.build()
         try:
+            self._open_bridges()
             for sim in self.simulators.values():
                 sim.start()
                 self._running.append(sim)
@@ -88,6 +96,19 @@ class SiteSimulation:
     def stop(self) -> None:
         while self._running:
             self._running.pop().stop()
+        while self.bridges:
+            self.bridges.pop().close()
+
+    def _open_bridges(self) -> None:
+        if not self.bridge_uris:
+            return
+        if self.fabric is None:
+            self.notify("bridges ignored: there is no call fabric")
+            return
+        from simulators.fabric import Bridge
+
+        for uri in self.bridge_uris:
+            self.bridges.append(Bridge(self.fabric, uri))
 
     def __enter__(self) -> SiteSimulation:
         return self.start()
