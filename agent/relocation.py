@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.actions import wait_until_state
+from agent.driver_config import ADDRESS_KEYS, WRITE_ONLY_KEYS, comparable, resolve_values
 from agent.selftest import identity_mismatch
 from agent.session import DriverFactory
 from agent.site import DeviceSpec, SiteSpec
@@ -28,8 +29,9 @@ from drivers.roles import Identity
 
 log = logging.getLogger(__name__)
 
-#: desired keys that carry a device's management address (drivers: flat or nested "network")
-DEFAULT_ADDRESS_KEYS = ("network", "net.address")
+#: desired keys that carry a device's management address (drivers: flat or nested "network",
+#: the codecs' ``network.*`` keys)
+DEFAULT_ADDRESS_KEYS = ("network", "net.address", *ADDRESS_KEYS)
 
 
 @dataclass
@@ -57,10 +59,11 @@ def _address_keys(dev: DeviceSpec) -> tuple[str, ...]:
     return tuple(dev.endpoint.options.get("address_keys", DEFAULT_ADDRESS_KEYS))
 
 
-def _differs(now: Any, wanted: Any) -> bool:
+def differs(now: Any, wanted: Any) -> bool:
+    """Whether a read-back ``now`` misses ``wanted`` (mappings: only the wanted keys count)."""
     if isinstance(wanted, Mapping):
         now_map = now if isinstance(now, Mapping) else {}
-        return any(_differs(now_map.get(k), v) for k, v in wanted.items())
+        return any(differs(now_map.get(k), v) for k, v in wanted.items())
     if isinstance(wanted, list | tuple):
         return [str(x) for x in (now or [])] != [str(x) for x in wanted]
     return str(now) != str(wanted)
@@ -106,17 +109,31 @@ async def discover(current: SiteSpec, target: SiteSpec, factory: DriverFactory, 
                         f"{host}: {ident.vendor} {ident.model} serial {ident.serial} ({wrong})")
                 continue
             plan.found_at = host
-            addr_keys = _address_keys(dev)
-            for key, wanted in want.desired.items():
-                now = config.get(key)
-                if _differs(now, wanted):
-                    (plan.address if key in addr_keys else plan.settings)[key] = (now, wanted)
+            _plan_settings(plan, want, config, _address_keys(dev))
             break
         if plan.found_at is None:
             plan.problem = "not found by identity at " + ", ".join(candidates)
+        elif plan.moves and not plan.address:
+            plan.problem = (f"found at {plan.found_at}, but its address cannot be changed over its "
+                            f"protocol: set it to {plan.target} on the unit and plan again")
         return plan
 
     return list(await asyncio.gather(*(one(d) for d in current.devices)))
+
+
+def _plan_settings(plan: DevicePlan, want: DeviceSpec, config: Mapping[str, Any],
+                   addr_keys: Sequence[str]) -> None:
+    """What differs between the device's read-back and the target; a write-only key (a password)
+    goes along whenever another key of its group (``sip.``) changes."""
+    for key, wanted in comparable(want.desired).items():
+        now = config.get(key)
+        if differs(now, wanted):
+            (plan.address if key in addr_keys else plan.settings)[key] = (now, wanted)
+    changed = [*plan.settings, *plan.address]
+    for key in WRITE_ONLY_KEYS & set(want.desired):
+        group = key.split(".", 1)[0] + "."
+        if any(k.startswith(group) for k in changed):
+            (plan.address if key in addr_keys else plan.settings)[key] = (None, want.desired[key])
 
 
 @dataclass
@@ -127,7 +144,8 @@ class Applied:
 
 
 async def _apply(sessions: Mapping[str, Any], device: str, values: Mapping[str, Any]) -> None:
-    report = await sessions[device].call(lambda d: d.apply_config(dict(values)), 60.0, force=True)
+    config = resolve_values(values, sessions[device].spec.secrets)
+    report = await sessions[device].call(lambda d: d.apply_config(config), 60.0, force=True)
     if not report.verified:
         raise DeviceError(f"read-back differs for {', '.join(report.mismatches)}", device=device)
 
@@ -141,7 +159,7 @@ async def _verify(session: Any, dev: DeviceSpec, wanted: Mapping[str, Any]) -> s
     wrong = identity_mismatch(dev.identity, ident)
     if wrong:
         return f"{dev.id}: wrong unit at {dev.address()}: {wrong}"
-    bad = [k for k, v in wanted.items() if _differs(config.get(k), v)]
+    bad = [k for k, v in comparable(wanted).items() if differs(config.get(k), v)]
     return f"{dev.id}: read-back differs for {', '.join(bad)}" if bad else ""
 
 
@@ -174,7 +192,7 @@ async def apply_plan(current: SiteSpec, target: SiteSpec, plans: Sequence[Device
         for p in plans:                              # 2. management addresses, last
             want = target.device(p.device)
             if p.address:
-                wanted = {k: w for k, (_, w) in p.address.items()}
+                wanted = resolve_values({k: w for k, (_, w) in p.address.items()}, want.secrets)
                 applied.append(Applied(p.device, {k: n for k, (n, _) in p.address.items()},
                                        moved_from=p.found_at if p.moves else None))
                 try:

@@ -18,8 +18,10 @@ from typing import Any
 from agent.actions import HANDLERS
 from agent.commands import CommandRunner, CommandStore
 from agent.coordinator import Coordinator
+from agent.driver_config import comparable
 from agent.link import CentralLink
 from agent.outbox import Outbox
+from agent.relocation import differs
 from agent.scheduler import AgentScheduler
 from agent.selftest import Progress, SelftestRunner
 from agent.session import DeviceSession, DriverFactory, default_driver_factory
@@ -162,9 +164,9 @@ class Agent:
             except DeviceError as exc:
                 out.append({"device": dev.id, "error": f"{exc.reason}: {exc.message}"})
                 continue
-            for key, want in dev.desired.items():
+            for key, want in comparable(dev.desired).items():
                 have = actual.get(key)
-                if str(have) != str(want):
+                if differs(have, want):
                     out.append({"device": dev.id, "key": key, "desired": want, "actual": have})
         return out
 

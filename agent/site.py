@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from agent.driver_config import SecretResolver, driver_config, driver_expect
 from drivers.roles import Endpoint
 
 
@@ -32,9 +33,11 @@ class DeviceSpec:
     model: str = ""
     identity: Mapping[str, str] = field(default_factory=dict)   # expected serial, vendor, model
     outlet: OutletRef | None = None
-    desired: Mapping[str, Any] = field(default_factory=dict)    # settings from the profile
+    desired: Mapping[str, Any] = field(default_factory=dict)    # driver config keys (agent.driver_config)
     expect: Mapping[str, Any] = field(default_factory=dict)     # self-test expectations
     via: str | None = None                         # device it is controlled through (camera via codec)
+    #: resolves secret references left in ``desired`` (SIP password), only to write them
+    secrets: SecretResolver | None = field(default=None, repr=False, compare=False)
 
     def at(self, host: str, port: int | None = None) -> DeviceSpec:
         """The same device reached at another address."""
@@ -114,12 +117,25 @@ def _device_from(raw: Any, site_id: str) -> DeviceSpec:
     via = _get(raw, "via")
     if via and "." not in via:
         via = f"{site_id}.{via}"
+    roles = frozenset(_get(raw, "roles") or ())
+    desired = dict(_get(raw, "desired") or {})
     return DeviceSpec(
         id=dev_id, driver=str(_get(raw, "driver")), endpoint=endpoint,
-        roles=frozenset(_get(raw, "roles") or ()), model=str(_get(raw, "model", "") or ""),
+        roles=roles, model=str(_get(raw, "model", "") or ""),
         identity={str(k): str(v) for k, v in identity.items()}, outlet=_outlet(_get(raw, "outlet")),
-        desired=dict(_get(raw, "desired") or {}), expect=dict(_get(raw, "expect") or {}), via=via,
+        desired=driver_config(roles, desired, endpoint.host),
+        expect=driver_expect(roles, dict(_get(raw, "expect") or {}), desired), via=via,
+        secrets=_resolver(_get(raw, "store")),
     )
+
+
+def _resolver(store: Any) -> SecretResolver | None:
+    """``secret:...`` references resolved through the profile's secret store (memory only)."""
+    if store is None or not callable(getattr(store, "resolve", None)):
+        return None
+    from agent.profiles.secrets import SecretRef
+
+    return lambda ref: str(store.resolve(SecretRef.parse(ref)).value)
 
 
 def _room_from(raw: Any) -> RoomState:
