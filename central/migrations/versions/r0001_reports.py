@@ -25,7 +25,8 @@ def upgrade() -> None:
         sa.Column("signed_by", sa.String(length=64), nullable=True),
         sa.Column("signed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["selftest_id"], ["selftests.id"],
-                                name=op.f("fk_inspection_signoffs_selftest_id_selftests"), ondelete="CASCADE"),
+                                name=op.f("fk_inspection_signoffs_selftest_id_selftests"),
+                                ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("selftest_id", name=op.f("pk_inspection_signoffs")),
     )
     op.create_table(
