@@ -9,6 +9,7 @@ as by OpenSSH: it means the device was replaced or someone sits in between.
 from __future__ import annotations
 
 import binascii
+import contextlib
 import os
 import socket
 import threading
@@ -107,10 +108,14 @@ class SshTransport(Transport):
     def _close(self) -> None:
         chan, ssh = self._chan, self._ssh
         self._chan = self._ssh = None
-        if chan is not None:
-            chan.close()
-        if ssh is not None:
-            _shutdown(ssh)
+        try:
+            if chan is not None:
+                # Telling a peer that is already gone fails; closing our side is all that is left.
+                with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                    chan.close()
+        finally:
+            if ssh is not None:
+                _shutdown(ssh)
 
     # -- host keys -------------------------------------------------------------------------------
     def _known_keys(self) -> paramiko.HostKeys:
