@@ -45,7 +45,11 @@ class RunState:
         return None if fut is None else await fut
 
 
-def evidence_of(session: DeviceSession) -> list[str]:
+def evidence_of(session: DeviceSession, error: DeviceError | None = None) -> list[str]:
+    """The redacted transcript tail; with ``error`` noted first, so a failure that left no
+    exchange behind (connection refused, a library that keeps its own log) still shows it."""
+    if error is not None:
+        session.driver.transcript.note(f"failed: {error.reason}: {error.message}")
     text = session.driver.transcript.render(EVIDENCE_LINES)
     return text.splitlines() if text else []
 
@@ -188,7 +192,7 @@ class SelftestRunner:
             ident = await session.call(lambda d: d.identify(), timeout, force=True)
         except DeviceError as exc:
             return _result(dev.id, REACHABLE, CheckOutcome.failed(f"{exc.reason}: {exc.message}"), started,
-                           evidence_of(session))
+                           evidence_of(session, exc))
         state.identities[dev.id] = ident
         measured = {"serial": ident.serial, "firmware": ident.firmware, "model": ident.model}
         wrong = identity_mismatch(dev.identity, ident)
@@ -219,7 +223,7 @@ class SelftestRunner:
             outcome = await session.call(op, check.timeout, force=True)
         except DeviceError as exc:
             return _result(dev.id, check.name, CheckOutcome.failed(f"{exc.reason}: {exc.message}"), started,
-                           evidence_of(session))
+                           evidence_of(session, exc))
         if not isinstance(outcome, CheckOutcome):
             outcome = CheckOutcome.failed(f"check returned {type(outcome).__name__}, not an outcome")
         evidence = evidence_of(session) if outcome.status is CheckStatus.FAIL else []

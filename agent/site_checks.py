@@ -146,7 +146,7 @@ def recording_space_check(timeout: float = 5.0) -> SiteCheck:
             except DeviceError as exc:
                 out.append(CheckResult(device=dev.id, name="recording.space", status="fail",
                                        reason=f"{exc.reason}: {exc.message}", duration_ms=_took(started),
-                                       evidence=evidence_of(session)))
+                                       evidence=evidence_of(session, exc)))
                 continue
             free = _free_percent(status)
             if free is None:
