@@ -24,6 +24,9 @@ class SerialTransport(Transport):
         self.bytesize = bytesize
         self.parity = parity
         self.stopbits = stopbits
+        # A line trickles: at 9600 baud a byte arrives every ~1 ms. Draining stops only after
+        # five character times of quiet, so a banner being sent is drained whole, not cut.
+        self.drain_window = max(0.002, 5 * 10 / baudrate)
         self._port: serial.SerialBase | None = None
 
     def describe(self) -> str:

@@ -64,3 +64,14 @@ def test_the_port_going_away_is_disconnected(loopback: str) -> None:
     with pytest.raises(Disconnected):
         t.read_until(b"\r\n", 1.0)
     assert not t.is_open
+
+
+def test_drain_takes_a_trickling_reply_whole(serve) -> None:
+    served = serve("serial")
+    with served.connect() as t:
+        t.write(b"blob 200\n")  # about 210 ms on the wire at 9600 baud
+        assert t.read_exactly(10, 2.0) == b"0123456789"
+        rest = t.drain()
+        assert rest.endswith(b"\r\n> ")
+        assert len(rest) == 200 - 10 + 2 + 2
+        assert t.read_some(0.05) == b""
