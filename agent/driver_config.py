@@ -7,12 +7,15 @@ A site profile says what a room should be in brand-neutral, nested terms (``netw
 reads back and accepts, so this module translates once, when the agent builds its ``SiteSpec``:
 
 - codecs (``drivers/codec_common.py`` documents the keys): ``network.*``, ``sip.*``;
-- switchers: ``routes`` {output: input}; displays: ``input``; recorders: ``name``.
+- switchers: ``routes`` {output: input} (the venue's wiring); recorders: ``name``.
 
-Room state the agent sets before every meeting (``main_source``, ``volume``, power, camera
-presets: see ``agent.actions.prepare_steps``) is not configuration and is left out, as is
-anything a driver has no key for. Secrets stay references (``secret:...``): ``DeviceSpec``
-carries a resolver and only the value written to the device is ever resolved.
+Room state the agent sets before every meeting (``main_source``, ``volume``, power, display
+input, camera presets: see ``agent.actions.prepare_steps``) is not configuration and is left
+out, as is anything a driver has no key for: a display in standby cannot even report its input.
+The display input becomes a self-test expectation instead (``driver_expect``).
+
+Secrets stay references (``secret:...``): ``DeviceSpec`` carries a resolver and only the value
+written to the device is ever resolved.
 """
 
 from __future__ import annotations
@@ -48,8 +51,6 @@ def driver_config(roles: frozenset[str], desired: Mapping[str, Any], host: str =
         return {**_codec(desired, host), **out}
     if "switcher" in roles and desired.get("routes"):
         out["routes"] = {int(k): int(v) for k, v in dict(desired["routes"]).items()}
-    if "display" in roles and desired.get("input") is not None:
-        out["input"] = str(desired["input"])
     if "recorder" in roles and desired.get("name"):
         out["name"] = str(desired["name"])
     return out

@@ -151,15 +151,17 @@ async def _apply(sessions: Mapping[str, Any], device: str, values: Mapping[str, 
 
 
 async def _verify(session: Any, dev: DeviceSpec, wanted: Mapping[str, Any]) -> str:
+    check = comparable(wanted)
     try:
         ident = await session.call(lambda d: d.identify(), 30.0, force=True)
-        config = await session.call(lambda d: d.read_config(), 30.0, force=True)
+        # nothing to compare: no read-back (a display in standby refuses even to report)
+        config = await session.call(lambda d: d.read_config(), 30.0, force=True) if check else {}
     except DeviceError as exc:
         return f"{dev.id}: not answering at {dev.address()}: {exc.reason}: {exc.message}"
     wrong = identity_mismatch(dev.identity, ident)
     if wrong:
         return f"{dev.id}: wrong unit at {dev.address()}: {wrong}"
-    bad = [k for k, v in comparable(wanted).items() if differs(config.get(k), v)]
+    bad = [k for k, v in check.items() if differs(config.get(k), v)]
     return f"{dev.id}: read-back differs for {', '.join(bad)}" if bad else ""
 
 
@@ -213,14 +215,17 @@ async def apply_plan(current: SiteSpec, target: SiteSpec, plans: Sequence[Device
             note(f"{p.device}: verified at {want.address()}")
     except DeviceError as exc:
         note(f"failed: {exc}; rolling back")
-        rollback_errors = await _rollback(current, target, applied, sessions, note)
+        found = {p.device: p.found_at for p in plans}
+        rollback_errors = await _rollback(current, found, applied, sessions, note)
         return {"ok": False, "error": str(exc), "steps": steps, "rolled_back": True,
                 "rollback_errors": rollback_errors}
     return {"ok": True, "steps": steps, "rolled_back": False}
 
 
-async def _rollback(current: SiteSpec, target: SiteSpec, applied: list[Applied], sessions: Mapping[str, Any],
-                    note: Callable[[str], None]) -> list[str]:
+async def _rollback(current: SiteSpec, found_at: Mapping[str, str | None], applied: list[Applied],
+                    sessions: Mapping[str, Any], note: Callable[[str], None]) -> list[str]:
+    """Put back what was applied, newest first; then every session talks to where its unit was
+    found before the relocation began, and each unit must answer there as itself."""
     errors: list[str] = []
     for item in reversed(applied):
         old_values = {k: v for k, v in item.keys.items() if v is not None}
@@ -231,16 +236,21 @@ async def _rollback(current: SiteSpec, target: SiteSpec, applied: list[Applied],
                 errors.append(f"{item.device}: {exc.reason}: {exc.message}")
                 note(f"{item.device}: rollback failed: {exc}")
                 continue
+            # the link may drop as the address changes back: whether it worked shows below
+            note(f"{item.device}: link dropped while restoring the address ({exc.reason}: {exc.message})")
         if item.moved_from is not None:
             back = current.device(item.device).at(item.moved_from)
             await sessions[item.device].replace_spec(back)
             settle = float(back.endpoint.options.get("readdress_seconds", back.endpoint.boot_time))
-            await wait_until_state(sessions[item.device], True, settle)
+            if await wait_until_state(sessions[item.device], True, settle) is None:
+                errors.append(f"{item.device}: not back at {item.moved_from} within {settle:.0f}s")
+                note(f"{item.device}: rollback failed: not back at {item.moved_from}")
+                continue
         note(f"{item.device}: restored {', '.join(item.keys)}")
-    for dev in current.devices:                       # sessions point at the old addresses again
-        if sessions[dev.id].spec.endpoint.host != dev.endpoint.host and not any(
-                a.device == dev.id and a.moved_from for a in applied):
-            await sessions[dev.id].replace_spec(dev)
+    for dev in current.devices:
+        where = dev.at(found_at.get(dev.id) or dev.endpoint.host)
+        if sessions[dev.id].spec.endpoint.host != where.endpoint.host:
+            await sessions[dev.id].replace_spec(where)
     for dev in current.devices:
         problem = await _verify(sessions[dev.id], sessions[dev.id].spec, {})
         if problem:

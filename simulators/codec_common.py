@@ -14,7 +14,8 @@ Spec options read by ``options_from_spec`` (defaults in brackets):
 
 Fault knobs beyond the harness ones: ``unregistered`` (SIP and H.323 registration fail),
 ``diagnostics=TEXT`` (an active diagnostics message), ``ignore-reboot`` (the unit acknowledges
-its reboot command and keeps running).
+its reboot command and keeps running), ``config-lock=KEY[,KEY]`` (those settings are
+acknowledged but keep their value; no value: every setting).
 """
 
 from __future__ import annotations
@@ -162,9 +163,12 @@ class CodecSimulator(DeviceSimulator):
 
     # faults ------------------------------------------------------------------------------------
     def set_protocol_fault(self, knob: str, value: str) -> None:
-        if knob not in ("unregistered", "diagnostics", "ignore-reboot"):
+        if knob not in ("unregistered", "diagnostics", "ignore-reboot", "config-lock"):
             raise ValueError(f"{type(self).__name__} has no fault knob {knob!r}")
-        self.faults.extra[knob] = value or ("Video input 1 has no signal" if knob == "diagnostics" else "1")
+        # config-lock=KEY[,KEY...]: those settings are acknowledged but keep their value, as on a
+        # unit whose provisioning server owns them ("*" or no value: every setting)
+        self.faults.extra[knob] = value or ("Video input 1 has no signal" if knob == "diagnostics" else
+                                            "*" if knob == "config-lock" else "1")
         self.update_registration()
 
     def clear_faults(self) -> None:
@@ -215,6 +219,9 @@ class CodecSimulator(DeviceSimulator):
     def set_setting(self, key: str, value: Any, *, address_effect: str = "now") -> None:
         """Store a setting. A new IPv4 address takes effect ``now`` (after the reply: call
         ``apply_pending_address``) or at the next ``boot``."""
+        locked = self.faults.extra.get("config-lock", "")
+        if locked == "*" or key in locked.split(","):
+            return
         with self.state_lock:
             if key == "network.ipv4.address":
                 if value != self.settings[key]:

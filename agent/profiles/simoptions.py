@@ -7,7 +7,7 @@ device's ``options`` (which win, being explicit), by role:
 - every device: ``site`` (site id), ``roles``, ``host_key_path`` (SSH: a stable key file under
   ``.roomops/sim-keys/`` so pinned host keys survive a restart).
 - codec: ``system_name``, ``sip_uri``, ``sip_proxy``, ``sip_username``, ``max_rate`` (kbps),
-  ``multisite``, ``presets``, ``network`` {address, netmask, gateway, dns}.
+  ``multisite``, ``presets``, ``network`` {mask, gateway, dns (the first server)}.
 - camera: ``serve`` ("serial" | "udp"), ``max_presets``.
 - switcher: ``inputs``, ``outputs``, ``presets``.
 - display: ``name``.
@@ -37,7 +37,7 @@ def sim_options(device: ResolvedDevice, site: ResolvedSite) -> dict[str, Any]:
         sip = device.desired.get("sip", {})
         network = device.desired.get("network", {})
         opts.update(system_name=site.name_en, sip_uri=sip.get("uri", ""), sip_proxy=sip.get("registrar", ""),
-                    sip_username=sip.get("username", ""), network=dict(network))
+                    sip_username=sip.get("username", ""), network=_codec_network(network))
         for key, cap in (("max_rate", "max_call_rate_kbps"), ("multisite", "multisite"),
                          ("presets", "presets")):
             if cap in caps:
@@ -73,6 +73,19 @@ def sim_options(device: ResolvedDevice, site: ResolvedSite) -> dict[str, Any]:
             opts["outlet_count"] = caps["outlets"]
     opts.update(device.options)
     return opts
+
+
+def _codec_network(network: dict[str, Any]) -> dict[str, str]:
+    """The profile's network settings in the codec simulators' option names (one DNS server)."""
+    out: dict[str, str] = {}
+    if network.get("netmask"):
+        out["mask"] = str(network["netmask"])
+    if network.get("gateway"):
+        out["gateway"] = str(network["gateway"])
+    dns = network.get("dns")
+    if dns:
+        out["dns"] = str(dns[0] if isinstance(dns, list | tuple) else dns)
+    return out
 
 
 def sim_identity(device: ResolvedDevice) -> dict[str, str]:
