@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from agent.commands import CommandFailed, Handler
+from agent.recordings import RecordingUnavailable, checksum, file_name, recordings_folder, upload
 from agent.session import DeviceSession
-from contracts.messages import Command
+from contracts.messages import CallState, Command
 from drivers.errors import DeviceError, DeviceTimeout, Disconnected
 from drivers.roles import Driver
 
@@ -45,6 +47,13 @@ async def wait_until_state(session: DeviceSession, up: bool, within: float) -> f
         await asyncio.sleep(interval)
 
 
+async def observe(agent: Any, device: str) -> None:
+    """Poll the device now, so central hears at once that it went down or came back."""
+    coordinator = getattr(agent, "coordinators", {}).get(device)
+    if coordinator is not None:
+        await coordinator.poll()
+
+
 # -- power -------------------------------------------------------------------------------------------
 async def power_cycle(agent: Any, device: str, why: str = "requested") -> dict[str, Any]:
     session = agent.session(device)
@@ -59,8 +68,10 @@ async def power_cycle(agent: Any, device: str, why: str = "requested") -> dict[s
     except DeviceError as exc:
         raise CommandFailed(f"{device}: PDU {ref.pdu} outlet {ref.outlet} cycle failed: {exc.reason}: {exc}",
                             {"outlet": ref.outlet, "pdu": ref.pdu}) from exc
+    await observe(agent, device)
     boot = session.spec.endpoint.boot_time
     back = await wait_until_state(session, True, boot + off)
+    await observe(agent, device)
     result = {"method": "power_cycle", "pdu": ref.pdu, "outlet": ref.outlet, "reason": why}
     if back is None:
         raise CommandFailed(f"{device}: not back {boot + off:.0f}s after the outlet cycle", result)
@@ -85,7 +96,9 @@ async def reboot(agent: Any, device: str) -> dict[str, Any]:
         if went_down is None:
             refused = f"ignored the reboot (still answering after {ack_window:.0f}s)"
         else:
+            await observe(agent, device)
             back = await wait_until_state(session, True, ep.boot_time)
+            await observe(agent, device)
             if back is not None:
                 return {"method": "reboot", "down_after_s": round(went_down, 2),
                         "back_after_s": round(back, 2)}
@@ -188,36 +201,89 @@ async def h_power_cycle(agent: Any, cmd: Command) -> dict[str, Any]:
 
 async def h_selftest(agent: Any, cmd: Command) -> dict[str, Any]:
     trigger = str(cmd.args.get("trigger", "on_demand"))
-    report = await agent.selftest(trigger=trigger, command_id=cmd.command_id)
+    run_id = cmd.args.get("run_id")
+    report = await agent.selftest(trigger=trigger, command_id=cmd.command_id,
+                                  run_id=str(run_id) if run_id else None)
     return {"run_id": report.run_id, "verdict": report.verdict}
 
 
+def _serve_meeting(agent: Any, cmd: Command) -> None:
+    """Calls from now on belong to the command's meeting (reported with its id)."""
+    meeting_id = cmd.args.get("meeting_id")
+    if meeting_id:
+        agent.call_meeting = str(meeting_id)
+
+
 async def h_prepare(agent: Any, cmd: Command) -> dict[str, Any]:
+    _serve_meeting(agent, cmd)
     return _require(await run_steps(agent, prepare_steps(agent)), "prepare")
+
+
+def dial_targets(agent: Any, cmd: Command) -> list[str]:
+    """The URIs to dial: ``uris``, host mode's ``participants`` [{site, uri}], ``uri``, the
+    meeting's ``bridge_uri``, else the site's own bridge."""
+    uris = [str(u) for u in cmd.args.get("uris") or []]
+    uris += [str(p["uri"]) for p in cmd.args.get("participants") or []]
+    if not uris:
+        uri = cmd.args.get("uri") or cmd.args.get("bridge_uri") or agent.site.bridge_uri
+        if not uri:
+            raise CommandFailed("connect needs a uri, uris, participants, or the site's bridge")
+        uris = [str(uri)]
+    return uris
+
+
+#: a call state that still may become connected
+_PROGRESSING = frozenset({"dialing", "ringing", "connecting"})
+
+
+async def await_calls(agent: Any, codec: str, call_ids: list[str],
+                      within: float) -> dict[str, CallState | None]:
+    """The codec's calls, read (and reported) until every one is connected, gone, or ``within``
+    seconds have passed: call id -> its state, None for a call that ended."""
+    coordinator = agent.coordinators[codec]
+    interval = float(agent.session(codec).spec.endpoint.options.get("call_poll_interval", 0.2))
+    deadline = time.monotonic() + within
+    while True:
+        calls = {c.call_id: c for c in await coordinator.poll_calls()}
+        found = {cid: calls.get(cid) for cid in call_ids}
+        settled = all(c is None or c.state not in _PROGRESSING for c in found.values())
+        if settled or time.monotonic() >= deadline:
+            return found
+        await asyncio.sleep(interval)   # the codec's own call progress, read again shortly
 
 
 async def h_connect(agent: Any, cmd: Command) -> dict[str, Any]:
     codec = _one(agent, cmd, "codec")
-    uris = list(cmd.args.get("uris") or [])
-    if not uris:
-        uri = cmd.args.get("uri") or agent.site.bridge_uri
-        if not uri:
-            raise CommandFailed("connect needs a uri, uris, or the site's bridge")
-        uris = [uri]
+    _serve_meeting(agent, cmd)
+    uris = dial_targets(agent, cmd)
     rate = int(cmd.args.get("rate", 1920))
     protocol = str(cmd.args.get("protocol", "sip"))
-    calls = []
+    session = agent.session(codec)
+    dialed = []
     for uri in uris:
-        call_id = await agent.session(codec).call(lambda d, u=uri: d.dial(u, protocol, rate), 15.0,
-                                                  force=True)
-        calls.append({"uri": uri, "call_id": call_id})
-    return {"codec": codec, "calls": calls}
+        call_id = await session.call(lambda d, u=uri: d.dial(u, protocol, rate), 15.0, force=True)
+        dialed.append((uri, str(call_id)))
+    wait = float(cmd.args.get("wait", session.spec.endpoint.options.get("connect_wait", 10.0)))
+    states = await await_calls(agent, codec, [cid for _, cid in dialed], wait)
+    calls = [{"uri": uri, "call_id": cid, "state": states[cid].state if states[cid] else "ended"}
+             for uri, cid in dialed]
+    result: dict[str, Any] = {"codec": codec, "calls": calls}
+    ended = [c for c in calls if c["state"] == "ended"]
+    if len(ended) == len(calls):
+        raise CommandFailed(f"{codec}: every call ended before connecting "
+                            f"({', '.join(c['uri'] for c in ended)})", result)
+    live = [c["state"] for c in calls if c["state"] != "ended"]
+    result["call_state"] = "connected" if all(s == "connected" for s in live) else live[0]
+    return result
 
 
 async def h_disconnect(agent: Any, cmd: Command) -> dict[str, Any]:
     codec = _one(agent, cmd, "codec")
     await agent.session(codec).call(lambda d: d.hangup(None), 10.0, force=True)
-    return {"codec": codec}
+    left = await agent.coordinators[codec].poll_calls()   # reports the hang-up at once
+    if cmd.args.get("meeting_id") in (None, agent.call_meeting):
+        agent.call_meeting = None
+    return {"codec": codec, "calls_left": len(left)}
 
 
 async def h_standby(agent: Any, cmd: Command) -> dict[str, Any]:
@@ -238,10 +304,31 @@ async def h_record_start(agent: Any, cmd: Command) -> dict[str, Any]:
 
 
 async def h_record_stop(agent: Any, cmd: Command) -> dict[str, Any]:
+    """Stop, then archive: the file's name, size, duration and SHA-256, uploaded to central when
+    the command names a meeting and the agent has a central."""
     rec = _one(agent, cmd, "recorder")
-    await agent.session(rec).call(lambda d: d.record_stop(), 10.0, force=True)
-    status = await agent.session(rec).call(lambda d: d.record_status(), 10.0, force=True)
-    return {"recorder": rec, "status": status}
+    session = agent.session(rec)
+    before = await session.call(lambda d: d.record_status(), 10.0, force=True)
+    await session.call(lambda d: d.record_stop(), 10.0, force=True)
+    status = await session.call(lambda d: d.record_status(), 10.0, force=True)
+    result: dict[str, Any] = {"recorder": rec, "status": status}
+    reported = str(status.get("last_file") or before.get("file") or "")
+    folder = recordings_folder(session.spec.endpoint.options, agent.resolved)
+    try:
+        name = file_name(reported)
+        if folder is None:
+            raise RecordingUnavailable(f"{rec}: no recordings_dir option says where its files are")
+        recorded = await asyncio.to_thread(checksum, folder / name)
+        result.update(file=name, size=recorded.size, duration=float(before.get("elapsed") or 0),
+                      sha256=recorded.sha256)
+        meeting_id = cmd.args.get("meeting_id")
+        if meeting_id and agent.config.central:
+            left = (cmd.deadline - datetime.now(UTC)).total_seconds()
+            result["archived"] = await upload(agent.config.central, agent.config.token, str(meeting_id),
+                                              recorded, within=max(1.0, left - 1.0))
+    except RecordingUnavailable as exc:
+        raise CommandFailed(str(exc), result) from exc
+    return result
 
 
 async def h_apply_config(agent: Any, cmd: Command) -> dict[str, Any]:

@@ -4,6 +4,10 @@ Like Home Assistant's DataUpdateCoordinator: the coordinator owns the polling of
 keeps the last health, and reports only changes. It logs once when the device goes down and once
 when it recovers, and emits a ``device_down`` / ``device_up`` event into the outbox. A device
 that is off at start-up is simply down until it answers: never fatal.
+
+A codec's coordinator also reads its calls on every poll (and when asked, right after a dial or a
+hang-up) and emits one ``call_state`` event per change of a call: central keeps every event, so
+the annual report can count each connected call as HD or SD even after it ended.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.session import DeviceSession
-from contracts.messages import DeviceStatus, Event, utcnow
+from contracts.messages import CallState, DeviceStatus, Event, utcnow
 from drivers.errors import DeviceError
-from drivers.roles import Health, Verdict
+from drivers.roles import CallInfo, Health, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +70,58 @@ class Availability:
         return None if total == 0 else self.up_seconds / total
 
 
+#: what makes a call "changed" for reporting
+_CALL_FIELDS = ("state", "remote_uri", "direction", "rate_kbps", "resolution", "hd")
+
+
+class CallTracker:
+    """A codec's calls as last read; ``update`` emits a ``call_state`` event per change.
+
+    A call is tagged with the meeting the agent was serving when the call was first seen
+    (``meeting``), and keeps that tag until it ends, so its last event still names the meeting.
+    A call that disappears is reported once more with state ``idle``."""
+
+    def __init__(self, device: str, site: str, emit: Callable[[Event], None],
+                 meeting: Callable[[], str | None] = lambda: None) -> None:
+        self.device = device
+        self.site = site
+        self._emit = emit
+        self._meeting = meeting
+        self.calls: dict[str, CallState] = {}
+
+    def update(self, calls: list[CallInfo]) -> list[CallState]:
+        seen: dict[str, CallState] = {}
+        for info in calls:
+            before = self.calls.get(info.call_id)
+            meeting_id = before.meeting_id if before is not None else self._meeting()
+            now = CallState(device=self.device, call_id=info.call_id, remote_uri=info.remote_uri,
+                            direction=info.direction, state=info.state, rate_kbps=info.rate_kbps,
+                            resolution=info.resolution, hd=info.is_hd, meeting_id=meeting_id)
+            seen[info.call_id] = now
+            if before is None or _call_key(before) != _call_key(now):
+                self._report(now)
+        for call_id, gone in self.calls.items():
+            if call_id not in seen:
+                self._report(gone.model_copy(update={"state": "idle"}))
+        self.calls = seen
+        return self.current()
+
+    def current(self) -> list[CallState]:
+        return list(self.calls.values())
+
+    def _report(self, call: CallState) -> None:
+        log.info("%s call %s %s %s", self.device, call.call_id, call.state, call.remote_uri)
+        self._emit(Event(site=self.site, kind="call_state", device=self.device,
+                         data=call.model_dump(mode="json", exclude={"device"})))
+
+
+def _call_key(call: CallState) -> tuple[object, ...]:
+    return tuple(getattr(call, name) for name in _CALL_FIELDS)
+
+
 class Coordinator:
     def __init__(self, session: DeviceSession, site: str, emit: Callable[[Event], None], *,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, meeting: Callable[[], str | None] | None = None) -> None:
         self.session = session
         self.site = site
         self._emit = emit
@@ -78,6 +131,11 @@ class Coordinator:
         self.reason = ""
         self.since: datetime | None = None
         self.polls = 0
+        #: a codec's calls (None for other devices)
+        self.call_tracker: CallTracker | None = (
+            CallTracker(session.id, site, emit, meeting or (lambda: None))
+            if "codec" in session.spec.roles else None)
+        self.calls_error = ""
 
     @property
     def device(self) -> str:
@@ -94,7 +152,29 @@ class Coordinator:
             self.health = health
             up = health.verdict is not Verdict.DOWN
             self._observe(up, "; ".join(health.reasons))
+        if self.call_tracker is not None:
+            if self.availability.state:
+                await self.poll_calls()
+            else:
+                self.call_tracker.update([])   # a codec that does not answer holds no call
         return self.status()
+
+    async def poll_calls(self) -> list[CallState]:
+        """Read the codec's calls now and report what changed (no-op for other devices)."""
+        if self.call_tracker is None:
+            return []
+        try:
+            calls = await self.session.call(lambda d: d.calls(), self.timeout)  # type: ignore[attr-defined]
+        except DeviceError as exc:
+            # The health poll decides up/down; a failed calls read keeps the last known calls.
+            self.calls_error = f"{exc.reason}: {exc.message}"
+            log.debug("%s: calls unreadable: %s", self.device, self.calls_error)
+            return self.call_tracker.current()
+        self.calls_error = ""
+        return self.call_tracker.update(list(calls))
+
+    def calls(self) -> list[CallState]:
+        return self.call_tracker.current() if self.call_tracker is not None else []
 
     def _observe(self, up: bool, reason: str) -> None:
         first = self.availability.state is None

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -74,6 +75,8 @@ class CentralLink:
         self._wake = asyncio.Event()
         self._acked = asyncio.Event()
         self._inflight: set[str] = set()
+        #: (msg_id, central's reason) of the latest messages central refused for good
+        self.rejected: deque[tuple[str, str]] = deque(maxlen=100)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
 
@@ -168,9 +171,7 @@ class CentralLink:
             if sent_at is not None:
                 self.clock_offset = time.time() - sent_at.timestamp()
             if isinstance(msg, Ack):
-                self.outbox.ack(msg.ack_ids)
-                self._inflight.difference_update(msg.ack_ids)
-                self._acked.set()
+                self._on_ack(msg)
             elif isinstance(msg, Command):
                 await self._on_command(msg)
                 await ws.send(dump_message(Ack(site=self.site, ack_ids=[msg.msg_id])))
@@ -181,6 +182,17 @@ class CentralLink:
                 pass
             else:
                 log.warning("unexpected %s message from central", getattr(msg, "type", "?"))
+
+    def _on_ack(self, ack: Ack) -> None:
+        # A rejected frame will never be ingested: resending it would block nothing but loop
+        # forever, so it leaves the outbox with its reason in the log.
+        for msg_id, reason in ack.rejected.items():
+            log.error("central rejected message %s for good: %s (dropped from the outbox)", msg_id, reason)
+        done = [*ack.ack_ids, *ack.rejected]
+        self.outbox.ack(done)
+        self._inflight.difference_update(done)
+        self.rejected.extend(ack.rejected.items())
+        self._acked.set()
 
     async def _heartbeat(self, ws: ClientConnection) -> None:
         while True:

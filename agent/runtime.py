@@ -25,7 +25,7 @@ from agent.relocation import differs
 from agent.scheduler import AgentScheduler
 from agent.selftest import Progress, SelftestRunner
 from agent.session import DeviceSession, DriverFactory, default_driver_factory
-from agent.site import SiteSpec
+from agent.site import DeviceSpec, SiteSpec
 from agent.site_checks import UplinkProbe, default_site_checks
 from contracts.messages import Command, DeviceInfo, Hello, Schedule, SelftestReport, Status
 from drivers.errors import DeviceError
@@ -68,7 +68,10 @@ class Agent:
         self.sessions: dict[str, DeviceSession] = {
             d.id: DeviceSession(d, driver_factory) for d in site.devices}
         self.outbox = Outbox(self.state_dir / "outbox.sqlite")
-        self.coordinators = {i: Coordinator(s, site.id, self.emit) for i, s in self.sessions.items()}
+        #: the meeting the room's calls belong to (set by prepare/connect, cleared by disconnect)
+        self.call_meeting: str | None = None
+        self.coordinators = {i: Coordinator(s, site.id, self.emit, meeting=lambda: self.call_meeting)
+                             for i, s in self.sessions.items()}
         store = CommandStore(self.state_dir / "commands.sqlite")
         self.commands = CommandRunner(self, store, HANDLERS, self.emit)
         self.scheduler = AgentScheduler(self, self.state_dir)
@@ -93,7 +96,25 @@ class Agent:
     def hello(self) -> Hello:
         return Hello(site=self.site.id, agent_version=AGENT_VERSION, devices=[
             DeviceInfo(id=d.id, model=d.model, roles=sorted(d.roles), address=d.address(),
-                       identity={k: str(v) for k, v in d.identity.items()}) for d in self.site.devices])
+                       identity={k: str(v) for k, v in d.identity.items()}, capabilities=self.capabilities(d))
+            for d in self.site.devices])
+
+    def capabilities(self, device: DeviceSpec) -> dict[str, Any]:
+        """What central plans meetings with: a codec's call URI and how many far ends it can host."""
+        if "codec" not in device.roles:
+            return {}
+        caps: dict[str, Any] = {}
+        uri = device.desired.get("sip.uri") or device.endpoint.options.get("uri")
+        if uri:
+            caps["uri"] = str(uri)
+        capacity = device.endpoint.options.get("multisite_capacity")
+        if capacity is None and self.resolved is not None:
+            for resolved in getattr(self.resolved, "devices", ()):
+                if resolved.id == device.id:
+                    capacity = resolved.model.capabilities.get("multisite")
+        if isinstance(capacity, int) and capacity > 0:
+            caps["multisite_capacity"] = capacity
+        return caps
 
     # -- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -138,15 +159,18 @@ class Agent:
     # -- work ------------------------------------------------------------------------------------------
     async def poll_all(self) -> Status:
         statuses = await asyncio.gather(*(c.poll() for c in self.coordinators.values()))
-        status = Status(site=self.site.id, devices=list(statuses))
+        calls = [call for c in self.coordinators.values() for call in c.calls()]
+        status = Status(site=self.site.id, devices=list(statuses), calls=calls)
         self.emit(status)
         return status
 
     async def selftest(self, *, trigger: str = "on_demand", meeting_id: str | None = None,
                        command_id: str | None = None, late: bool = False,
-                       progress: Progress | None = None) -> SelftestReport:
+                       progress: Progress | None = None, run_id: str | None = None) -> SelftestReport:
         report = await self.runner().run(trigger=trigger, meeting_id=meeting_id, command_id=command_id,
                                          late=late, progress=progress)
+        if run_id:   # central named the run when it asked for it
+            report = report.model_copy(update={"run_id": run_id})
         self.last_selftest = report
         self.emit(report)
         log.info("self-test (%s) %s: %s", trigger, report.run_id, report.verdict)

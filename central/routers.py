@@ -7,7 +7,19 @@ import logging
 
 from fastapi import APIRouter
 
-from central.api import admin, auth, commands, faults, health, meetings, relocations, selftests, sites, uplink
+from central.api import (
+    admin,
+    auth,
+    commands,
+    faults,
+    health,
+    meetings,
+    recording_uploads,
+    relocations,
+    selftests,
+    sites,
+    uplink,
+)
 from central.hub import link
 
 log = logging.getLogger(__name__)
@@ -23,6 +35,7 @@ ROUTERS: list[APIRouter] = [
     relocations.router,
     faults.router,
     uplink.router,
+    recording_uploads.router,
     link.router,
 ]
 

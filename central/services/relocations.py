@@ -51,7 +51,9 @@ def on_command_final(session: Session, command: CommandRow) -> None:
     if command.kind == "relocate_plan":
         row.state = "planned" if ok else "plan_failed"
         if ok:
-            row.plan = dict(command.result.get("plan", command.result))
+            plan = command.result.get("plan", command.result)
+            # the agent's plan is a list of per-device steps inside its result: keep the result
+            row.plan = dict(plan) if isinstance(plan, dict) else dict(command.result)
     else:
         row.state = "applied" if ok else "apply_failed"
         row.result = dict(command.result)
