@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import os
 import re
 import socket
 from collections.abc import Mapping, Sequence
@@ -134,11 +135,34 @@ class NetmikoRouterDriver(Driver):
         self.transcript.note(f"connected {ep.describe()} as {self.device_type}")
         try:
             if ep.trust_on_first_use and known and conn.remote_conn_pre is not None:
-                conn.remote_conn_pre.save_host_keys(known)   # record what we trusted
+                self._record_host_key(conn.remote_conn_pre, known)   # record what we trusted
             self._after_login(conn)
         except BaseException:
             self.close()
             raise
+
+    def _record_host_key(self, client: paramiko.SSHClient, path: str) -> None:
+        """Append the key trusted on first use unless it is there. Never rewrite the file
+        (``SSHClient.save_host_keys`` does): other sessions append their keys concurrently."""
+        transport = client.get_transport()
+        if transport is None:
+            return
+        key = transport.get_remote_server_key()
+        port = self.endpoint.port or 22
+        name = self.endpoint.host if port == 22 else f"[{self.endpoint.host}]:{port}"
+        line = f"{name} {key.get_name()} {key.get_base64()}"
+        try:
+            if os.path.exists(path):
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    if any(row.strip() == line for row in fh):
+                        return
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+        except OSError as exc:
+            raise HostKeyError(f"cannot record the host key of {name} in {path}: {exc}",
+                               device=self.name) from exc
+        self.transcript.note(f"trusted new host key of {name} on first use, recorded in {path}")
 
     def _open_socket(self) -> socket.socket:
         ep = self.endpoint
