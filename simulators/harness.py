@@ -271,6 +271,8 @@ class PtyConnection(SimConnection):
                 self.sim.wait(min(timeout, POLL))
                 return b""
             raise ConnectionClosed(f"{self.peer}: {exc}") from exc
+        if self.sim.faults.refuse or self.sim.down:
+            raise ConnectionClosed(f"{self.peer}: device is off")  # switched off while we waited
         if self.baudrate and data:
             # The host's bytes take wire time to arrive; the device sees them no sooner.
             now = time.monotonic()
