@@ -538,7 +538,9 @@ class CiscoIosRouterDriver(NetmikoRouterDriver):
 
     def exec_prompt(self) -> str:
         assert self._conn is not None
-        return re.escape(self._conn.base_prompt) + r"[>#]"
+        # netmiko cuts an IOS base prompt to 16 characters (IOS abbreviates long hostnames in
+        # config mode), so the rest of a long hostname may follow before the mode character.
+        return re.escape(self._conn.base_prompt) + r"[^\s>#]*[>#]"
 
     def any_exec_prompt(self) -> str:
         return r"(?m)^[^\s()#>]+#\s*$"

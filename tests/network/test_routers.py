@@ -316,3 +316,14 @@ def test_from_spec(loopback: str) -> None:
         ("LHASA", "GigabitEthernet0/0/1", "2102ESN42", "AR1220")
     assert sim.ping_results("10.0.0.1", 2) == [2.0, 2.0]
     assert sim.ping_results("10.0.0.2", 2) == [None, None]
+
+
+def test_long_hostname_beyond_netmikos_16_character_base_prompt(family: str, loopback: str,
+                                                                 tmp_path: Path) -> None:
+    """netmiko cuts an IOS base prompt to 16 characters; a site router named like
+    ``shanghai-hq-router`` must still be driven (it once failed every command)."""
+    sim_cls, drv_cls, _ = FAMILIES[family]
+    with sim_cls(host=loopback, username="admin", password=PASSWORD, hostname="shanghai-hq-router") as sim:
+        with drv_cls(endpoint(sim, tmp_path / "known_hosts")) as drv:
+            assert drv.identify().serial
+            assert drv.read_config()["hostname"] == "shanghai-hq-router"
