@@ -73,11 +73,12 @@ MATRIX: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/v1/faults/{fault_id}", R, None),
     ("GET", "/api/v1/audit", R, None),
 ]
-#: Not role-gated: sign-in itself, and the agent-token uplink endpoints (tested in test_uplink.py).
+#: Not role-gated: sign-in itself, and the agent-token endpoints (tested in test_uplink.py and
+#: test_recording_uploads.py).
 UNGATED = {
     ("POST", "/api/v1/auth/token"), ("POST", "/api/v1/auth/session"), ("POST", "/api/v1/auth/logout"),
     ("GET", "/api/v1/auth/me"), ("GET", "/api/v1/uplink/ping"), ("GET", "/api/v1/uplink/download"),
-    ("POST", "/api/v1/uplink/upload"),
+    ("POST", "/api/v1/uplink/upload"), ("PUT", "/api/v1/agent/recordings/{meeting_id}"),
 }
 
 
