@@ -2,9 +2,12 @@
 
 Branch offices sit behind NAT, so the agent dials out, authenticates with the site token
 (``Authorization: Bearer <token>`` on the handshake), says ``hello``, then streams the outbox in
-order and removes each message only when central's ``ack`` names it. Central sends commands and
-meeting schedules on the same socket; the agent acks them after handing them over. Heartbeats
-both ways; reconnects back off exponentially with jitter.
+order and removes each message only when central's ``ack`` names it, in ``ack_ids`` or in
+``rejected`` (central will never ingest that one: it is logged with central's reason and dropped,
+not resent forever). Central sends commands and meeting schedules on the same socket; the agent
+acks them after handing them over (a command's ``msg_id`` is its ``command_id``; the ack marks it
+running). A heartbeat every ``heartbeat_interval`` (15 s; central drops a link silent for about
+three of its own intervals); reconnects back off exponentially with jitter.
 """
 
 from __future__ import annotations
