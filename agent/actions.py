@@ -159,6 +159,9 @@ def prepare_steps(agent: Any) -> list[Step]:
             steps.append((codec.id, f"volume {vol}", lambda d, v=vol: d.set_volume(v)))
     for display in site.with_role("display"):
         steps.append((display.id, "power on", lambda d: d.power(True)))
+        # a projector refuses input changes while its lamp warms up (PJLink ERR3)
+        within = warmup_seconds(display)
+        steps.append((display.id, "warmed up", lambda d, w=within: _warmed_up(d, w)))
         if room.display_input:
             src = str(room.display_input)
             steps.append((display.id, f"input {src}", lambda d, s=src: d.select_input(s)))
@@ -175,6 +178,20 @@ def prepare_steps(agent: Any) -> list[Step]:
             for codec in site.with_role("codec"):
                 steps.append((codec.id, f"camera preset {preset}", lambda d, p=preset: d.preset_activate(p)))
     return steps
+
+
+def warmup_seconds(display: Any) -> float:
+    """How long a display may take to warm up (the driver's ``warmup_timeout`` option)."""
+    return float(display.endpoint.options.get("warmup_timeout", 90.0))
+
+
+def _warmed_up(driver: Driver, within: float) -> None:
+    wait = getattr(driver, "wait_power", None)
+    if wait is None:
+        return      # a display without warm-up states takes input changes at once
+    state = wait("on", within)
+    if state != "on":
+        raise DeviceTimeout(f"still {state} {within:.0f} s after power on", device=driver.name)
 
 
 def _one(agent: Any, cmd: Command, role: str) -> str:
@@ -216,7 +233,9 @@ def _serve_meeting(agent: Any, cmd: Command) -> None:
 
 async def h_prepare(agent: Any, cmd: Command) -> dict[str, Any]:
     _serve_meeting(agent, cmd)
-    return _require(await run_steps(agent, prepare_steps(agent)), "prepare")
+    warmups = [warmup_seconds(d) for d in agent.site.with_role("display")]
+    timeout = max([10.0] + [w + 5.0 for w in warmups])
+    return _require(await run_steps(agent, prepare_steps(agent), timeout), "prepare")
 
 
 def dial_targets(agent: Any, cmd: Command) -> list[str]:

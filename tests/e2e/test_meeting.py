@@ -92,3 +92,53 @@ def test_bridge_meeting_connects_six_sites_then_stops_and_archives(stack: Stack)
     for site_id in stack.site_ids:
         assert figures[site_id]["calls"] >= 1 and figures[site_id]["calls_hd"] >= 1, figures[site_id]
         assert figures[site_id]["calls_sd"] == 0, figures[site_id]
+
+
+def test_host_mode_meeting_the_host_codec_dials_the_others(stack: Stack) -> None:
+    """Host mode: central learned the host codec's capacity (3) and every codec's URI from the
+    agents' hello; the host dials the three far ends, which answer and report their own calls."""
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=3)
+    body = {"title": "e2e: host mode", "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(), "host_site": HOST, "mode": "host"}
+    too_many = stack.post("/api/v1/meetings", "secretariat", {**body, "sites": stack.site_ids})
+    assert too_many.status_code == 422 and "at most 3" in too_many.text, too_many.text
+
+    sites = [HOST, "urumqi", "lhasa", "xining"]
+    created = stack.post("/api/v1/meetings", "secretariat", {**body, "sites": sites})
+    assert created.status_code == 201, created.text
+    meeting = created.json()["id"]
+    assert stack.post(f"/api/v1/meetings/{meeting}/start", "secretariat").status_code == 202
+
+    def all_connected() -> dict[str, Any] | None:
+        body = stack.get(f"/api/v1/meetings/{meeting}")
+        links = by_site(body)
+        ok = all(s["call_state"] == "connected" and s["call"].get("state") == "connected"
+                 for s in links.values())
+        return body if ok else None
+
+    body = stack.wait_for(all_connected, 90, "host and three far ends connected")
+    links = by_site(body)
+    host_codec = f"{HOST}.codec"
+    for site_id in sites[1:]:
+        far = links[site_id]["call"]
+        assert far["direction"] == "incoming" and far["meeting_id"] == meeting, (site_id, far)
+        assert far["remote_uri"].startswith(HOST), (site_id, far)   # the host's URI called them
+    [connect] = [c for c in stack.get("/api/v1/commands", role="engineer", site=HOST)
+                 if c["kind"] == "connect" and c["meeting_id"] == meeting]
+    dialed = sorted(c["uri"] for c in connect["result"]["calls"])
+    assert dialed == sorted(f"{s}@roomops.example" for s in sites[1:]), connect["result"]
+    assert connect["device_id"] in (None, host_codec)
+
+    assert stack.post(f"/api/v1/meetings/{meeting}/stop", "secretariat").status_code == 202
+
+    def all_idle() -> dict[str, Any] | None:
+        body = stack.get(f"/api/v1/meetings/{meeting}")
+        links = by_site(body)
+        ok = (all(s["call_state"] == "disconnected" and s["call"].get("state") == "idle"
+                  for s in links.values()) and body["recordings"])
+        return body if ok else None
+
+    body = stack.wait_for(all_idle, 60, "every site hung up, host recording archived")
+    [recording] = body["recordings"]
+    archived = (stack.recordings_dir / HOST / recording["file"]).read_bytes()
+    assert recording["sha256"] == sha256_of(archived)
