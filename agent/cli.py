@@ -68,7 +68,9 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _config(args: argparse.Namespace, site_id: str, **kw: Any) -> AgentConfig:
-    state = args.state_dir or os.environ.get("ROOMOPS_STATE") or f"state/{site_id}"
+    # Default under .roomops/ (git-ignored); a real site sets --state-dir or ROOMOPS_STATE,
+    # e.g. /var/lib/roomops/<site> in the systemd unit.
+    state = args.state_dir or os.environ.get("ROOMOPS_STATE") or f".roomops/agent/{site_id}"
     return AgentConfig(state_dir=Path(state), **kw)
 
 
