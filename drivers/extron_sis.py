@@ -315,8 +315,8 @@ class ExtronRecorderDriver(ExtronSisDriver):
 
     def recordings(self) -> list[tuple[str, datetime, int]]:
         """Files from ``Esc LF``: (path, date, bytes), recordings only, oldest first."""
-        rows = self.session.block("\x1bLF\r", r"\d+ Bytes Left")
         pattern = re.compile(rf"(?P<file>.+) (?P<date>{_LISTING_DATE}) (?P<size>\d+)")
+        rows = self.session.block("\x1bLF\r", r"\d+ Bytes Left", row=pattern.pattern)
         out = []
         for row in rows[:-1]:
             m = pattern.fullmatch(row)

@@ -45,7 +45,7 @@ SIS_ERRORS = {
 COPYRIGHT = re.compile(
     r"\(c\) Copyright (?P<year>\d{4}), Extron Electronics,? (?P<model>[^,]+), V(?P<version>[\d.]+)"
     r"(?:, (?P<part>60-\d+-\d+))?")
-_DATE_LINE = re.compile(rb"\w{3}, \d{1,2} \w{3} \d{4},? \d{1,2}:\d{2}:\d{2}[^\r\n]*\r\n")
+_DATE_LINE = re.compile(r"\w{3}, (\d{1,2} \w{3}|\w{3} \d{1,2}),? \d{4},? \d{1,2}:\d{2}:\d{2}.*")
 _TOKEN = re.compile(rb"\r\n|Password:")
 _ERROR = re.compile(r"^E(\d\d)(?::.*)?$")
 #: What a unit says on its own (front panel, another controller, power-up); anything else that
@@ -76,6 +76,7 @@ class SisSession:
         self.banner = Banner()
         self.login_level = ""
         self.events: deque[str] = deque(maxlen=100)
+        self._garbled = False
 
     @property
     def is_open(self) -> bool:
@@ -98,10 +99,17 @@ class SisSession:
         self.transport.close()
 
     def _greeting(self) -> None:
-        head = self.transport.read_until(_DATE_LINE, self.timeout).decode("latin-1")
+        # The banner is the first thing a unit says: a first line that is not it is garbage.
+        deadline = time.monotonic() + self.timeout
+        head = ""
+        while not head:
+            head = self._token(deadline, "copyright banner")
         m = COPYRIGHT.search(head)
         if m is None:
-            raise ProtocolError(f"no Extron copyright banner: {head[-120:]!r}", device=self.name, data=head)
+            raise ProtocolError(f"no Extron copyright banner: {head[:120]!r}", device=self.name, data=head)
+        date = self._token(deadline, "banner date line")
+        if not _DATE_LINE.fullmatch(date):
+            raise ProtocolError(f"no date line after the banner: {date[:120]!r}", device=self.name, data=date)
         self.banner = Banner(model=m.group("model").strip(), firmware=m.group("version"),
                              part=m.group("part") or "", raw=m.group(0))
         if not self.password:
@@ -140,7 +148,7 @@ class SisSession:
     def command(self, text: str, expect: str, timeout: float | None = None) -> re.Match[str]:
         """Send ``text``; return the match of the first line that fully matches ``expect``."""
         pattern = re.compile(expect)
-        self.transport.write(text.encode("latin-1"))
+        self._write(text)
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
             line = self._token(deadline, f"reply to {text!r}")
@@ -158,24 +166,46 @@ class SisSession:
             if m:
                 return m
             if not UNSOLICITED.fullmatch(line):
-                raise ProtocolError(f"unexpected reply to {text.strip()!r}: {line[:80]!r}", device=self.name,
-                                    data=line)
+                raise self._garbage(f"unexpected reply to {text.strip()!r}: {line[:80]!r}", line)
             self.events.append(line)   # unsolicited: front panel, another controller
             self.transport.transcript.note(f"unsolicited: {line}")
 
-    def block(self, text: str, last: str) -> list[str]:
-        """Send ``text``; collect lines up to and including one matching ``last``."""
-        pattern = re.compile(last)
-        self.transport.write(text.encode("latin-1"))
+    def block(self, text: str, last: str, row: str = ".*") -> list[str]:
+        """Send ``text``; collect lines matching ``row`` up to and including one matching ``last``.
+
+        A line that is neither (nor an unsolicited message) is garbage: ``ProtocolError``.
+        """
+        pattern, row_pattern = re.compile(last), re.compile(row)
+        self._write(text)
         deadline = time.monotonic() + self.timeout
         lines: list[str] = []
         while True:
             line = self._token(deadline, f"reply to {text!r}")
+            if not line:
+                continue
             err = _ERROR.match(line)
             if err and not lines:
                 code = f"E{err.group(1)}"
                 raise CommandRejected(code, SIS_ERRORS.get(code, "unknown error"), device=self.name)
-            if line:
-                lines.append(line)
             if pattern.fullmatch(line):
+                lines.append(line)
                 return lines
+            if row_pattern.fullmatch(line):
+                lines.append(line)
+            elif UNSOLICITED.fullmatch(line):
+                self.events.append(line)
+            else:
+                raise self._garbage(f"unexpected line in the reply to {text.strip()!r}: {line[:80]!r}", line)
+
+    def _write(self, text: str) -> None:
+        if self._garbled:
+            # The rest of a garbled answer may still be on its way: start the next one clean.
+            dropped = self.transport.drain()
+            self._garbled = False
+            if dropped:
+                self.transport.transcript.note(f"dropped {len(dropped)} bytes left from a garbled reply")
+        self.transport.write(text.encode("latin-1"))
+
+    def _garbage(self, message: str, line: str) -> ProtocolError:
+        self._garbled = True
+        return ProtocolError(message, device=self.name, data=line)

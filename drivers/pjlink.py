@@ -52,6 +52,8 @@ ERROR_LEVELS = {"0": "ok", "1": "warning", "2": "error"}
 INPUT_TYPES = {"1": "RGB", "2": "VIDEO", "3": "DIGITAL", "4": "STORAGE", "5": "NETWORK", "6": "INTERNAL"}
 
 _GREETING = re.compile(rb"PJLINK (0|1 ([0-9A-Za-z]{8})|ERRA)\r")
+#: Any complete line is the greeting or garbage: nothing else is said before the first command.
+_LINE_END = b"\r"
 _REPLY = re.compile(r"^%([12])([A-Z0-9]{4})=(.*)$")
 
 
@@ -82,12 +84,15 @@ class PJLinkDisplayDriver(Driver):
                                  connect_timeout=ep.timeout)
         transport.open()
         try:
-            greeting = transport.read_until(_GREETING, ep.timeout)
+            greeting = transport.read_until(_LINE_END, ep.timeout)
         except DeviceError:
             transport.close()
             raise
-        m = _GREETING.search(greeting)
-        assert m is not None
+        # A stray LF left over from a CR LF unit is not garbage; anything else before it is.
+        m = _GREETING.fullmatch(greeting.lstrip(b"\n"))
+        if m is None:
+            transport.close()
+            raise ProtocolError(f"not a PJLink greeting: {greeting[:80]!r}", device=self.name, data=greeting)
         if m.group(1) == b"ERRA":
             transport.close()
             raise AuthError("display refused the session (PJLINK ERRA)", device=self.name)
@@ -134,7 +139,7 @@ class PJLinkDisplayDriver(Driver):
         self._pending_digest = ""
         raw = transport.read_until(b"\r", self.endpoint.timeout)
         self._last_io = time.monotonic()
-        text = raw[:-1].decode("latin-1")
+        text = raw[:-1].decode("latin-1").lstrip("\n")
         if text.startswith("PJLINK ERRA"):
             self.close()
             raise AuthError("wrong PJLink password (PJLINK ERRA)", device=self.name)

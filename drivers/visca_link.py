@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from drivers.errors import CommandRejected, DeviceTimeout, ProtocolError
@@ -66,6 +68,17 @@ def classify(packet: bytes, z: int) -> Reply | None:
     return Reply("other", sock, packet[2:-1], packet)
 
 
+def is_device_header(head: int) -> bool:
+    """A header a camera sends: ``z0`` (z = address + 8, cameras 1-7) or broadcast ``88``."""
+    return head == 0x88 or (0x90 <= head <= 0xF0 and head & 0x0F == 0)
+
+
+def is_network_change(packet: bytes) -> bool:
+    """``z0 38 FF`` from any camera on the chain: it powered up or the cabling changed."""
+    return len(packet) == 3 and packet[1] == 0x38 and packet[2] == 0xFF and is_device_header(packet[0]) \
+        and packet[0] != 0x88
+
+
 def rejection(reply: Reply, device: str, command: bytes) -> CommandRejected:
     code = reply.data[0]
     return CommandRejected(f"{0x60 | reply.socket:02X} {code:02X}", VISCA_ERRORS.get(code, "unknown error"),
@@ -82,6 +95,7 @@ class ViscaLink(ABC):
         self.in_flight: set[int] = set()
         self.address = 1
         self.network_changes = 0
+        self._garbled = False
 
     @property
     def z(self) -> int:
@@ -106,6 +120,21 @@ class ViscaLink(ABC):
     def _next(self, deadline: float, what: str) -> Reply:
         """The next reply addressed to us (IP: for the current sequence number), by ``deadline``."""
 
+    @contextmanager
+    def _exchange(self) -> Iterator[None]:
+        """One request: after a garbled reply the rest of that answer may still be on its way, so
+        the next request starts from an empty line."""
+        if self._garbled:
+            dropped = self.transport.drain()
+            self._garbled = False
+            if dropped:
+                self.transport.transcript.note(f"dropped {len(dropped)} bytes left from a garbled reply")
+        try:
+            yield
+        except ProtocolError:
+            self._garbled = True
+            raise
+
     def _bookkeep(self, reply: Reply) -> bool:
         """Handle what is not an answer to the current request; True if it was consumed."""
         if reply.kind == "network-change":
@@ -122,80 +151,83 @@ class ViscaLink(ABC):
 
     def command(self, body: bytes, completion_timeout: float) -> None:
         """``body`` is everything between the address byte and FF, e.g. ``01 04 3F 02 01``."""
-        self._wait_for_socket(time.monotonic() + completion_timeout)
-        packet = bytes((0x80 | self.address,)) + body + b"\xff"
-        self._send(packet, inquiry=False)
-        deadline = time.monotonic() + self.ack_timeout
-        while True:  # ACK or error
-            reply = self._next(deadline, "ACK")
-            if self._bookkeep(reply):
-                continue
-            if reply.kind == "ack":
-                sock = reply.socket
-                self.in_flight.add(sock)
-                break
-            if reply.kind == "error" and (reply.socket == 0 or reply.socket not in self.in_flight):
-                raise rejection(reply, self.name, packet)
-            if reply.kind in ("completion", "error"):
-                self.in_flight.discard(reply.socket)  # an earlier command finished meanwhile
-                continue
-            raise ProtocolError(f"unexpected reply {reply.raw.hex(' ')} to {packet.hex(' ')}",
-                                device=self.name, data=reply.raw)
-        deadline = time.monotonic() + completion_timeout
-        while True:  # completion of our socket
-            reply = self._next(deadline, f"completion on socket {sock}")
-            if self._bookkeep(reply) or reply.kind == "ack":
-                continue  # a repeated ACK (IP resend) says nothing new
-            if reply.kind in ("completion", "error"):
-                self.in_flight.discard(reply.socket)
-                if reply.socket != sock:
+        with self._exchange():
+            self._wait_for_socket(time.monotonic() + completion_timeout)
+            packet = bytes((0x80 | self.address,)) + body + b"\xff"
+            self._send(packet, inquiry=False)
+            deadline = time.monotonic() + self.ack_timeout
+            while True:  # ACK or error
+                reply = self._next(deadline, "ACK")
+                if self._bookkeep(reply):
+                    continue
+                if reply.kind == "ack":
+                    sock = reply.socket
+                    self.in_flight.add(sock)
+                    break
+                if reply.kind == "error" and (reply.socket == 0 or reply.socket not in self.in_flight):
+                    raise rejection(reply, self.name, packet)
+                if reply.kind in ("completion", "error"):
+                    self.in_flight.discard(reply.socket)  # an earlier command finished meanwhile
+                    continue
+                raise ProtocolError(f"unexpected reply {reply.raw.hex(' ')} to {packet.hex(' ')}",
+                                    device=self.name, data=reply.raw)
+            deadline = time.monotonic() + completion_timeout
+            while True:  # completion of our socket
+                reply = self._next(deadline, f"completion on socket {sock}")
+                if self._bookkeep(reply) or reply.kind == "ack":
+                    continue  # a repeated ACK (IP resend) says nothing new
+                if reply.kind in ("completion", "error"):
+                    self.in_flight.discard(reply.socket)
+                    if reply.socket != sock:
+                        continue
+                    if reply.kind == "error":
+                        raise rejection(reply, self.name, packet)
+                    return
+                raise ProtocolError(f"unexpected reply {reply.raw.hex(' ')} to {packet.hex(' ')}",
+                                    device=self.name, data=reply.raw)
+
+    def inquiry(self, body: bytes) -> bytes:
+        with self._exchange():
+            packet = bytes((0x80 | self.address,)) + body + b"\xff"
+            self._send(packet, inquiry=True)
+            deadline = time.monotonic() + self.ack_timeout
+            while True:
+                reply = self._next(deadline, "inquiry answer")
+                if self._bookkeep(reply):
+                    continue
+                if reply.kind == "answer":
+                    return reply.data
+                late = reply.kind == "error" and reply.socket in self.in_flight
+                if reply.kind in ("completion", "ack") or late:
+                    if reply.kind != "ack":
+                        self.in_flight.discard(reply.socket)
                     continue
                 if reply.kind == "error":
                     raise rejection(reply, self.name, packet)
-                return
-            raise ProtocolError(f"unexpected reply {reply.raw.hex(' ')} to {packet.hex(' ')}",
-                                device=self.name, data=reply.raw)
-
-    def inquiry(self, body: bytes) -> bytes:
-        packet = bytes((0x80 | self.address,)) + body + b"\xff"
-        self._send(packet, inquiry=True)
-        deadline = time.monotonic() + self.ack_timeout
-        while True:
-            reply = self._next(deadline, "inquiry answer")
-            if self._bookkeep(reply):
-                continue
-            if reply.kind == "answer":
-                return reply.data
-            late = reply.kind == "error" and reply.socket in self.in_flight
-            if reply.kind in ("completion", "ack") or late:
-                if reply.kind != "ack":
-                    self.in_flight.discard(reply.socket)
-                continue
-            if reply.kind == "error":
-                raise rejection(reply, self.name, packet)
-            raise ProtocolError(f"unexpected reply {reply.raw.hex(' ')} to {packet.hex(' ')}",
-                                device=self.name, data=reply.raw)
+                raise ProtocolError(f"unexpected reply {reply.raw.hex(' ')} to {packet.hex(' ')}",
+                                    device=self.name, data=reply.raw)
 
     def cancel(self, socket_no: int) -> bool:
         """Cancel the command on a socket: True if one was canceled (``6y 04``), False if the
         socket was idle (``6y 05``)."""
-        packet = bytes((0x80 | self.address, 0x20 | socket_no, 0xFF))
-        self._send(packet, inquiry=False)
-        deadline = time.monotonic() + self.ack_timeout
-        while True:
-            reply = self._next(deadline, "cancel answer")
-            if self._bookkeep(reply) or reply.kind == "ack":
-                continue
-            if reply.kind == "error" and reply.socket == socket_no and reply.data in (b"\x04", b"\x05"):
-                self.in_flight.discard(socket_no)
-                return reply.data == b"\x04"
-            if reply.kind in ("completion", "error") and reply.socket != socket_no:
-                self.in_flight.discard(reply.socket)
-                continue
-            if reply.kind == "error":
-                raise rejection(reply, self.name, packet)
-            self.in_flight.discard(reply.socket)  # it completed before the cancel arrived
-            return False
+        with self._exchange():
+            packet = bytes((0x80 | self.address, 0x20 | socket_no, 0xFF))
+            self._send(packet, inquiry=False)
+            deadline = time.monotonic() + self.ack_timeout
+            while True:
+                reply = self._next(deadline, "cancel answer")
+                if self._bookkeep(reply) or reply.kind == "ack":
+                    continue
+                if reply.kind == "error" and reply.socket == socket_no and reply.data in (b"\x04", b"\x05"):
+                    self.in_flight.discard(socket_no)
+                    return reply.data == b"\x04"
+                if reply.kind in ("completion", "error") and reply.socket != socket_no:
+                    self.in_flight.discard(reply.socket)
+                    continue
+                if reply.kind == "error":
+                    raise rejection(reply, self.name, packet)
+                self.in_flight.discard(reply.socket)  # it completed before the cancel arrived
+                return False
 
     def if_clear(self) -> None:
         """Empty the camera's command buffers (cancels what is executing)."""
@@ -220,15 +252,26 @@ class SerialViscaLink(ViscaLink):
         self.transport.write(b"\x88\x30\x01\xff")
         deadline = time.monotonic() + self.ack_timeout
         while True:
-            packet = self._read_packet(deadline, "Address Set reply")
+            packet = self._read_admin_packet(deadline, "Address Set reply")
             if len(packet) == 4 and packet[:2] == b"\x88\x30" and packet[2] >= 2:
                 # The reply carries the next free address: we talk to the first camera.
                 self.address = 1
                 break
         self.transport.write(b"\x88\x01\x00\x01\xff")
-        while self._read_packet(deadline, "IF_Clear echo") != b"\x88\x01\x00\x01\xff":
+        while self._read_admin_packet(deadline, "IF_Clear echo") != b"\x88\x01\x00\x01\xff":
             pass
         self.in_flight.clear()
+
+    def _read_admin_packet(self, deadline: float, what: str) -> bytes:
+        """The next packet while addressing the chain. Skipped: network changes, broadcast echoes
+        and late replies from before we took control; anything else is garbage."""
+        packet = self._read_packet(deadline, what)
+        if not is_device_header(packet[0]):
+            raise ProtocolError(f"garbled packet {packet.hex(' ')} while waiting for the {what}",
+                                device=self.name, data=packet)
+        if is_network_change(packet):
+            self.transport.transcript.note("camera reported a network change while being addressed")
+        return packet
 
     def _read_packet(self, deadline: float, what: str) -> bytes:
         remaining = deadline - time.monotonic()
@@ -242,13 +285,20 @@ class SerialViscaLink(ViscaLink):
     def _next(self, deadline: float, what: str) -> Reply:
         while True:
             packet = self._read_packet(deadline, what)
-            if packet[0] & 0x80 == 0:
-                # Every VISCA packet starts with a header byte >= 0x80: this one is line noise.
-                raise ProtocolError(f"garbled packet {packet.hex(' ')}", device=self.name, data=packet)
             reply = classify(packet, self.z)
             if reply is not None:
                 return reply
-            self.transport.transcript.note(f"ignored packet {packet.hex(' ')}")
+            if is_network_change(packet):
+                # Another camera on the chain restarted: addresses may have moved, so re-address.
+                self.network_changes += 1
+                self.transport.transcript.note(f"network change from {packet[0]:02X}: camera chain changed")
+                continue
+            if packet[0] == 0x88:
+                self.transport.transcript.note(f"late broadcast echo {packet.hex(' ')} skipped")
+                continue
+            # Neither a reply from the camera we address nor chain housekeeping: line noise.
+            raise ProtocolError(f"packet {packet.hex(' ')} is not a reply from camera {self.address}",
+                                device=self.name, data=packet)
 
 
 class IpViscaLink(ViscaLink):
@@ -275,19 +325,26 @@ class IpViscaLink(ViscaLink):
         """Control RESET with sequence 0; the next message is sent with sequence 1."""
         message = T_CONTROL + b"\x00\x01" + b"\x00\x00\x00\x00" + b"\x01"
         deadline = time.monotonic() + self.ack_timeout
-        tries = 0
+        self.udp.write(message)
+        tries = 1
         while True:
-            self.udp.write(message)
-            tries += 1
             try:
                 packet = self.udp.read_packet(min(self.retry_interval, max(0.0, deadline - time.monotonic())))
             except DeviceTimeout:
                 if time.monotonic() >= deadline or tries > self.retries:
                     raise DeviceTimeout("camera did not answer the VISCA-over-IP RESET", device=self.name) \
                         from None
+                self.udp.write(message)  # lost on the way (UDP): ask again
+                tries += 1
                 continue
+            problem = self._header_error(packet)
+            if problem is not None:
+                raise ProtocolError(f"{problem} waiting for the RESET reply: {packet.hex(' ')}",
+                                    device=self.name, data=packet)
             if packet[:2] == T_CONTROL_REPLY and packet[8:] == b"\x01":
                 break
+            # A late reply to a message of the session before (or a late RESET reply): skipped.
+            self.udp.transcript.note(f"skipped datagram {packet.hex(' ')} while resetting")
         self.sequence = 0
         self.in_flight.clear()
 
@@ -323,17 +380,26 @@ class IpViscaLink(ViscaLink):
         self.udp.transcript.note(f"resending sequence {self.sequence} (no {what})")
         self.udp.write(self._message)
 
-    def _parse(self, datagram: bytes) -> Reply | None:
+    @staticmethod
+    def _header_error(datagram: bytes) -> str | None:
+        """Why ``datagram`` is not a camera's VISCA-over-IP message, or None if its header is sound."""
         if len(datagram) < 9:
-            raise ProtocolError(f"short VISCA-over-IP datagram {datagram.hex(' ')}", device=self.name,
-                                data=datagram)
+            return "short VISCA-over-IP datagram"
+        if datagram[:2] not in (T_REPLY, T_CONTROL_REPLY):
+            return f"unexpected payload type {datagram[:2].hex()}"
+        if int.from_bytes(datagram[2:4], "big") != len(datagram) - 8:
+            return "payload length in the header does not match the datagram"
+        return None
+
+    def _parse(self, datagram: bytes) -> Reply | None:
+        problem = self._header_error(datagram)
+        if problem is not None:
+            raise ProtocolError(f"{problem}: {datagram.hex(' ')}", device=self.name, data=datagram)
         ptype, seq, payload = datagram[:2], int.from_bytes(datagram[4:8], "big"), datagram[8:]
         if ptype == T_CONTROL_REPLY:
             if payload[:1] == b"\x0f":
                 return self._control_error(payload, datagram)
             return None  # a late RESET reply
-        if ptype != T_REPLY:
-            raise ProtocolError(f"unexpected payload type {ptype.hex()}", device=self.name, data=datagram)
         reply = classify(payload, 0x90)
         if reply is None:
             raise ProtocolError(f"VISCA reply {payload.hex(' ')} not from camera 1", device=self.name,

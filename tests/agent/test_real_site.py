@@ -89,8 +89,11 @@ FAULTS = [
     pytest.param("codec", "bad-password", [], "auth_failed", id="codec-ssh-bad-password"),
     pytest.param("pdu", "bad-password", [], "auth_failed", id="pdu-ssh-bad-password"),
     pytest.param("switcher", "silent", [], "timeout", id="switcher-telnet-silent"),
-    pytest.param("display1", "garbage", [], "", id="pjlink-tcp-garbage"),
-    pytest.param("camera1", "garbage", [], "", id="visca-serial-garbage"),
+    # junk is a protocol error at once, not a timeout after skipping it
+    pytest.param("display1", "garbage", [], "protocol_error", id="pjlink-tcp-garbage"),
+    pytest.param("camera1", "garbage", [], "protocol_error", id="visca-serial-garbage"),
+    pytest.param("camera2", "garbage", [], "protocol_error", id="visca-udp-garbage"),
+    pytest.param("switcher", "garbage", [], "protocol_error", id="extron-telnet-garbage"),
     pytest.param("router", "drop", [], "", id="router-ssh-drop"),
     pytest.param("camera2", "silent", [], "timeout", id="visca-udp-silent"),  # UDP has no link to drop
     pytest.param("display2", "slow=2", ["timeout: 0.5"], "timeout", id="pjlink-slow-beyond-deadline"),

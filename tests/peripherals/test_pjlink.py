@@ -214,7 +214,7 @@ def test_silent_garbage_and_refused(loopback: str, within) -> None:
             drv.power_state()
         sim.clear_faults()
         sim.set_fault("garbage")
-        with pytest.raises(ProtocolError):
+        with within(0.8), pytest.raises(ProtocolError):
             drv.power_state()
         drv.close()
         sim.clear_faults()

@@ -310,7 +310,7 @@ def test_silent_and_garbage(loopback: str, within) -> None:
             cam.position()
         sim.clear_faults()
         sim.set_fault("garbage")
-        with pytest.raises(ProtocolError):
+        with within(0.8), pytest.raises(ProtocolError):
             cam.position()
     with serial_cam() as sim, serial_driver(sim) as cam:
         sim.set_fault("garbage")
