@@ -149,6 +149,14 @@ def recording_space_check(timeout: float = 5.0) -> SiteCheck:
                                        evidence=evidence_of(session, exc)))
                 continue
             free = _free_percent(status)
+            if free is None and status.get("free_kb") is not None:
+                # Extron SMP: free KB without a total, so no share to judge here; the recorder's own
+                # recorder.ready check compares the figure with its model's min_free_kb.
+                out.append(CheckResult(device=dev.id, name="recording.space", status="skip",
+                                       reason="recorder reports free KB only, judged by recorder.ready",
+                                       measured={"free_kb": str(status["free_kb"])},
+                                       duration_ms=_took(started)))
+                continue
             if free is None:
                 out.append(CheckResult(device=dev.id, name="recording.space", status="warn",
                                        reason="recorder reports no free-space figure",
