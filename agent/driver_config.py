@@ -7,7 +7,12 @@ A site profile says what a room should be in brand-neutral, nested terms (``netw
 reads back and accepts, so this module translates once, when the agent builds its ``SiteSpec``:
 
 - codecs (``drivers/codec_common.py`` documents the keys): ``network.*``, ``sip.*``;
-- switchers: ``routes`` {output: input} (the venue's wiring); recorders: ``name``.
+- switchers: ``routes`` {output: input} (the venue's wiring); recorders: ``name``;
+- switchers and recorders on a network transport (the Extron SIS family, ``drivers/extron_sis.py``):
+  ``network.ipv4.address`` is the device's profile address, so a venue's address plan re-addresses
+  the unit; ``network.ipv4.mask`` / ``.gateway`` come along when the profile gives the device a
+  ``network`` block (a venue then fills in its own). Codecs take their address only with a
+  ``network`` block, as before.
 
 Room state the agent sets before every meeting (``main_source``, ``volume``, power, display
 input, camera presets: see ``agent.actions.prepare_steps``) is not configuration and is left
@@ -53,6 +58,25 @@ def driver_config(roles: frozenset[str], desired: Mapping[str, Any], host: str =
         out["routes"] = {int(k): int(v) for k, v in dict(desired["routes"]).items()}
     if "recorder" in roles and desired.get("name"):
         out["name"] = str(desired["name"])
+    if roles & READDRESSABLE_PERIPHERALS and host:
+        network = desired.get("network")
+        return {**_ipv4(network if isinstance(network, Mapping) else {}, host), **out}
+    return out
+
+
+#: roles whose drivers (Extron SIS) set their own IP address; displays, cameras, routers and
+#: PDUs are addressed by the installer and found by identity (see ``agent.relocation``)
+READDRESSABLE_PERIPHERALS = frozenset({"switcher", "recorder"})
+
+
+def _ipv4(network: Mapping[str, Any], host: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    address = network.get("address") or host
+    if address:
+        out["network.ipv4.address"] = str(address)
+    for src, key in (("netmask", "network.ipv4.mask"), ("gateway", "network.ipv4.gateway")):
+        if network.get(src):
+            out[key] = str(network[src])
     return out
 
 
@@ -60,12 +84,7 @@ def _codec(desired: Mapping[str, Any], host: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     network = desired.get("network")
     if isinstance(network, Mapping):
-        address = network.get("address") or host
-        if address:
-            out["network.ipv4.address"] = str(address)
-        for src, key in (("netmask", "network.ipv4.mask"), ("gateway", "network.ipv4.gateway")):
-            if network.get(src):
-                out[key] = str(network[src])
+        out.update(_ipv4(network, host))
         dns = network.get("dns")
         if dns:
             # codecs keep a list of servers; the driver keys name the first one

@@ -9,6 +9,13 @@
 4. Verify by reading back (identity at the new address, every target setting).
 5. If verification fails, roll back what was applied (newest first) and stop.
 6. Otherwise run the self-test.
+
+Who changes a unit's address: the agent does, for units whose driver has address keys — codecs
+with a ``network`` block in the profile, and Extron SIS switchers and recorders on a network
+transport (``network.ipv4.*``, see ``agent.driver_config``). Every other unit (PJLink displays,
+VISCA-over-IP cameras, the router, the PDU) is installer-addressed: someone sets it to the
+venue's plan on the unit, and the agent finds it there by identity; a unit found at an old
+address with no way to move it is a plan problem, never a guess.
 """
 
 from __future__ import annotations

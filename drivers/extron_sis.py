@@ -12,12 +12,23 @@ Endpoint options (defaults):
 - recorder: ``recording_extension`` ".m4v" (which files in the ``Esc LF`` listing are
   recordings) **[unverified: that the newest listed recording is the one being written]**.
 
+- ``network_commands``: {"address": "CI", "mask": "CS", "gateway": "CG"} — the SIS letters of
+  the IP settings (``Esc <value><letters> CR`` sets, ``Esc <letters> CR`` views); any of them
+  can be overridden per model;
+- ``readdress_timeout`` 15.0 s: how long to try to reconnect at a new address after setting it
+  **[unverified: how long a unit takes to come up on its new address]**.
+
 Unverified SIS facts relied on: the tie view ``Y%``/``Y$`` answers the input number (tagged
 ``OutY InX Vid`` accepted too); a host-issued preset recall answers ``Rprnn`` and a save
-``Sprnn``; the recorder's pause of a stopped recording is refused with an ``Exx``.
+``Sprnn``; the recorder's pause of a stopped recording is refused with an ``Exx``; the subnet
+mask and gateway letters ``CS`` / ``CG`` and the tags of their answers (``Ips`` / ``Ipg``: any
+``Ipx`` tag, or none, is accepted); a model without a setting answers ``E10``.
 
 ``read_config()`` / ``apply_config()`` keys: switcher ``routes`` ({output: input}, tied on all
-planes) and ``name`` (device name, ``Esc <name>CN``); recorder ``name``.
+planes) and ``name`` (device name, ``Esc <name>CN``); recorder ``name``; both
+``network.ipv4.address``, ``network.ipv4.mask`` and ``network.ipv4.gateway``. The address is
+written last; over Telnet the unit then answers at the new address only, so the driver
+reconnects there (``host`` follows it), reads every network key back and verifies it.
 """
 
 from __future__ import annotations
@@ -29,7 +40,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from drivers.errors import ConnectError, DeviceError, DeviceTimeout, Disconnected, ProtocolError
+from drivers.errors import (
+    CommandRejected,
+    ConnectError,
+    DeviceError,
+    DeviceTimeout,
+    Disconnected,
+    ProtocolError,
+)
 from drivers.extron_sis_session import SisSession
 from drivers.roles import (
     ApplyReport,
@@ -50,6 +68,15 @@ PLANE_TAGS = {"!": "All", "%": "Vid", "&": "RGB", "$": "Aud"}
 RECORD_STATES = {"0": "stopped", "1": "recording", "2": "paused"}
 _LISTING_DATE = r"\w{3}, \d{1,2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \w+"
 
+ADDRESS_KEY = "network.ipv4.address"
+#: driver config key -> short name in the ``network_commands`` option -> default SIS letters
+#: (``CI`` from the protocol notes; ``CS`` and ``CG`` are **[unverified]** SIS conventions)
+NETWORK_KEYS = {ADDRESS_KEY: "address", "network.ipv4.mask": "mask", "network.ipv4.gateway": "gateway"}
+DEFAULT_NETWORK_COMMANDS = {"address": "CI", "mask": "CS", "gateway": "CG"}
+_IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}"
+#: a set or a view of an IP setting: ``Ipi 10.0.0.5`` (tagged) or the bare value
+_IP_REPLY = rf"(?:Ip\w )?({_IPV4})"
+
 
 class ExtronSisDriver(Driver):
     """What every SIS unit shares: session, identity, name, reboot."""
@@ -60,9 +87,14 @@ class ExtronSisDriver(Driver):
         self.verbose_mode = int(o.get("verbose_mode", 3))
         self.prompt_wait = float(o.get("password_prompt_wait", 1.0))
         self.reconnect_interval = float(o.get("reconnect_interval", 0.2))
+        self.readdress_timeout = float(o.get("readdress_timeout", 15.0))
+        letters = {**DEFAULT_NETWORK_COMMANDS, **dict(o.get("network_commands", {}))}
+        self.network_commands = {key: str(letters[short]) for key, short in NETWORK_KEYS.items()}
         if endpoint.transport not in ("telnet", "tcp", "serial"):
             raise ConnectError(f"Extron SIS runs over telnet or serial, not {endpoint.transport!r}",
                                device=self.name)
+        #: The address we reach the unit at now (changes when apply_config moves it).
+        self.host = endpoint.host
         self._session: SisSession | None = None
 
     # -- session -------------------------------------------------------------------------------------
@@ -91,7 +123,7 @@ class ExtronSisDriver(Driver):
             transport = SerialTransport(ep.serial_url, baudrate=ep.baudrate, name=self.name,
                                         transcript=self.transcript, connect_timeout=ep.timeout)
         else:
-            transport = TelnetTransport(ep.host, ep.port or TELNET_PORT, name=self.name,
+            transport = TelnetTransport(self.host, ep.port or TELNET_PORT, name=self.name,
                                         transcript=self.transcript, connect_timeout=ep.timeout)
         session = SisSession(transport, name=self.name, password=ep.password,
                              verbose_mode=self.verbose_mode, timeout=ep.timeout, telnet=not serial,
@@ -120,6 +152,75 @@ class ExtronSisDriver(Driver):
     def set_device_name(self, name: str) -> None:
         self.command(f"\x1b{name}CN\r", r"Ipn (.*)")
 
+    # -- network settings --------------------------------------------------------------------------
+    def network_setting(self, key: str) -> str:
+        """One IP setting (``network.ipv4.address`` / ``.mask`` / ``.gateway``) as the unit has it."""
+        return self.command(f"\x1b{self.network_commands[key]}\r", _IP_REPLY).group(1)
+
+    def set_network_setting(self, key: str, value: str) -> None:
+        if not re.fullmatch(_IPV4, value):
+            raise ValueError(f"{key} must be a dotted IPv4 address, not {value!r}")
+        self.command(f"\x1b{value}{self.network_commands[key]}\r", _IP_REPLY)
+
+    def network_config(self) -> dict[str, str]:
+        """Every IP setting the unit knows; one it answers ``E10`` (invalid command) for is left
+        out: that model has no such setting, or needs other letters (``network_commands``)."""
+        out: dict[str, str] = {}
+        for key in NETWORK_KEYS:
+            try:
+                out[key] = self.network_setting(key)
+            except CommandRejected as exc:
+                if exc.code != "E10":
+                    raise
+                self.transcript.note(f"{key}: the unit does not know {self.network_commands[key]} (E10)")
+        return out
+
+    def _apply_network(self, desired: Mapping[str, Any], report: ApplyReport) -> None:
+        """Mask and gateway first, the address last (the session ends with it); then follow the
+        unit to its new address, read every key back and verify."""
+        wanted = {key: str(desired[key]) for key in NETWORK_KEYS if key in desired}
+        if not wanted:
+            return
+        current = self.network_config()
+        for key in sorted(wanted, key=lambda k: k == ADDRESS_KEY):
+            if current.get(key) == wanted[key]:
+                continue
+            if key == ADDRESS_KEY:
+                self._readdress(wanted[key])
+            else:
+                self.set_network_setting(key, wanted[key])
+            report.changes.append(ConfigChange(key, current.get(key), wanted[key]))
+        after = self.network_config() if report.changes else current
+        for key, value in wanted.items():
+            if after.get(key) != value:
+                report.verified = False
+                report.mismatches[key] = (value, after.get(key))
+
+    def _readdress(self, address: str) -> None:
+        try:
+            self.set_network_setting(ADDRESS_KEY, address)
+        except (Disconnected, DeviceTimeout) as exc:
+            # The unit may move before its answer reaches us: the read-back at the new address decides.
+            self.transcript.note(f"no answer to the address change ({exc.reason}): following it anyway")
+        if self.endpoint.transport == "serial":
+            return   # the serial line does not move with the IP address
+        old, self.host = self.host, address
+        self.transcript.note(f"address {old} -> {address}: reconnecting there")
+        self.close()
+        self._reconnect_until(time.monotonic() + self.readdress_timeout, "at its new address")
+
+    def _reconnect_until(self, deadline: float, where: str) -> None:
+        pause = threading.Event()
+        while True:
+            try:
+                self.connect()
+                return
+            except (ConnectError, DeviceTimeout, Disconnected) as exc:
+                if time.monotonic() >= deadline:
+                    raise DeviceTimeout(f"unit not answering {where}: {exc}", device=self.name) from exc
+            # Pacing between connect attempts to a unit that is not listening yet, not a wait for a reply.
+            pause.wait(min(self.reconnect_interval, max(0.0, deadline - time.monotonic())))
+
     def identify(self) -> Identity:
         session = self.session
         part = self.part_number()
@@ -138,17 +239,8 @@ class ExtronSisDriver(Driver):
         self.close()
         if not wait:
             return None
-        pause = threading.Event()
-        while True:
-            try:
-                self.connect()
-                return time.monotonic() - started
-            except (ConnectError, DeviceTimeout, Disconnected) as exc:
-                if time.monotonic() >= deadline:
-                    raise DeviceTimeout(f"unit not back {limit:.0f} s after reboot: {exc}",
-                                        device=self.name) from exc
-            # Pacing between reconnect attempts to a unit that is booting, not a wait for a reply.
-            pause.wait(min(self.reconnect_interval, max(0.0, deadline - time.monotonic())))
+        self._reconnect_until(deadline, f"{limit:.0f} s after reboot")
+        return time.monotonic() - started
 
     def _await_drop(self, deadline: float) -> None:
         """Read until the rebooting unit closes the session (a serial line never closes)."""
@@ -258,7 +350,7 @@ class ExtronSwitcherDriver(ExtronSisDriver):
         return CheckOutcome.passed(f"{len(wanted)} ties as expected", routes=actual)
 
     def read_config(self) -> dict[str, Any]:
-        return {"routes": self.routes(), "name": self.device_name()}
+        return {"routes": self.routes(), "name": self.device_name(), **self.network_config()}
 
     def apply_config(self, desired: Mapping[str, Any]) -> ApplyReport:
         report = ApplyReport()
@@ -275,6 +367,7 @@ class ExtronSwitcherDriver(ExtronSisDriver):
                     report.verified = False
                     report.mismatches[f"routes.{out}"] = (inp, back[out])
         self._apply_name(desired, report)
+        self._apply_network(desired, report)
         return report
 
 
@@ -370,11 +463,12 @@ class ExtronRecorderDriver(ExtronSisDriver):
         return CheckOutcome.passed(f"{status['state']}, {free} KB free", **status)
 
     def read_config(self) -> dict[str, Any]:
-        return {"name": self.device_name()}
+        return {"name": self.device_name(), **self.network_config()}
 
     def apply_config(self, desired: Mapping[str, Any]) -> ApplyReport:
         report = ApplyReport()
         self._apply_name(desired, report)
+        self._apply_network(desired, report)
         return report
 
 
