@@ -130,6 +130,9 @@ class SisSession:
             if m2:
                 self.login_level = m2.group(1)
                 return
+            if token and not UNSOLICITED.fullmatch(token):
+                raise ProtocolError(f"unexpected answer to the password: {token[:80]!r}", device=self.name,
+                                    data=token)
             if token:
                 self.events.append(token)
 

@@ -261,7 +261,8 @@ class ExtronSisSimulator(DeviceSimulator):
         if verb != "CN" and not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", value):
             return "E13"
         setattr(self, attr, value)
-        if verb == "CI":
+        if verb == "CI" and not self.serial:
+            # Only the network side moves: an RS-232 session goes on undisturbed.
             self.spawn_helper(self._move_after_reply, value)
         return f"{tag} {value}"
 
