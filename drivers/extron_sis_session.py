@@ -7,8 +7,10 @@ On RS-232 the banner only appears at power-up, so nothing is awaited.
 
 Verbose mode is per connection (Ethernet starts at 0), so it is set on every connect. A reply
 is recognised by the pattern the command expects; ``Exx`` is always an error for the command
-just sent (``CommandRejected``); any other line (front-panel ``Qik``, ``Rprnn``, ``RcdrYn``...)
-is an unsolicited message, kept in ``events`` and never taken for the reply.
+just sent (``CommandRejected``); a known unsolicited message (front-panel ``Qik``, ``Rprnn``,
+``RcdrYn``...) is kept in ``events`` and never taken for the reply; any other line — a first line
+that is not the copyright banner included — is garbage: ``ProtocolError`` at once, and what is
+left of it is drained before the next command.
 """
 
 from __future__ import annotations

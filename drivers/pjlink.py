@@ -3,7 +3,8 @@
 Session: the device greets ``PJLINK 0`` (open) or ``PJLINK 1 <random>`` (authentication); the
 first command then carries ``md5_hex(random + password)`` in front of it. ``PJLINK ERRA`` means
 the password was wrong (``AuthError``). One command is outstanding at a time; each reply is
-``%<class><CMD>=<result>`` and ``ERR1``..``ERR4`` become ``CommandRejected``.
+``%<class><CMD>=<result>`` and ``ERR1``..``ERR4`` become ``CommandRejected``. Any other complete
+line (ending in CR), the greeting included, is a ``ProtocolError`` carrying the bytes.
 
 Units close an idle connection (about 30 s **[unverified]**, option ``idle_timeout``); the driver
 reopens the session before a command when it has been idle that long, and once more if the

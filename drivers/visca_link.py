@@ -7,8 +7,13 @@ A ``ViscaLink`` sends one command or inquiry and waits for its answer:
 - an inquiry gets ``z0 50 <data> FF`` (no ACK);
 - a socket stays in flight from its ACK to its completion; with two in flight the camera would
   answer ``60 03`` (buffer full), so the link waits for one to finish first;
-- unsolicited packets (``z0 38 FF`` network change, late completions) are never taken as the
-  answer to the request being waited for.
+- unsolicited packets (``z0 38 FF`` network change from any camera on the chain, late
+  completions, late broadcast echoes, over IP replies to an earlier sequence number) are never
+  taken as the answer to the request being waited for;
+- anything else that is complete but not a reply from the addressed camera (a packet ending in
+  FF with another header, a datagram with a bad header) is a ``ProtocolError`` carrying the
+  bytes, at once: junk is never skipped until the deadline. The next request then starts from
+  an empty line (what is left of the garbled answer is drained).
 
 Serial: Address Set ``88 30 01 FF`` and IF_Clear broadcast on open. VISCA over IP: control
 RESET on open, a sequence number per message, replies matched by sequence number, a lost
