@@ -93,6 +93,10 @@ class AgentScheduler:
         self.site = agent.site.id
         self.path = Path(state_dir) / "jobs.sqlite"
         self.scheduler: AsyncIOScheduler | None = None
+        #: (meeting id, start) of every pre-meeting test planned since this agent started: central
+        #: resends the schedule on every change (another meeting, a start), and a test already run
+        #: inside the lead window must not run again (it would place a test call mid-meeting).
+        self._planned: set[tuple[str, datetime]] = set()
 
     def start(self) -> None:
         cfg = self.agent.config
@@ -144,6 +148,9 @@ class AgentScheduler:
                 continue  # started already: a test now helps nobody
             due = max(start - lead, now)
             job_id = f"{PREMEETING}{m.id}"
+            if (m.id, start) in self._planned and self.scheduler.get_job(job_id) is None:
+                continue  # already ran (or is running) for this start time
+            self._planned.add((m.id, start))
             wanted.append(job_id)
             self.scheduler.add_job(run_premeeting, "date", run_date=due, id=job_id, replace_existing=True,
                                    args=[self.site, m.id, due.isoformat()], coalesce=True,
