@@ -1,8 +1,19 @@
-"""Fixtures for the dashboard: a real central under uvicorn with six sites and their agents, and
-Debian's Chromium driven by Playwright (never `playwright install`)."""
+"""Fixtures for the dashboard: Debian's Chromium driven by Playwright (never `playwright install`)
+against either
+
+- ``stack``: the whole system as real processes (central under uvicorn, ``roomops sim`` for the
+  six sites, six ``roomops agent run``), shared with tests/e2e when both run in one session; the
+  main flows run here;
+- ``central`` / ``live_central``: central in this process with test-side fake agents whose
+  behaviour a test shapes (a degraded room, an agent that drops), for the edge cases.
+
+Playwright's sync API leaves its event loop marked as running on the main thread while it is
+open, which breaks every asyncio test that runs after it; so the browser lives for this package
+only (package scope), and closes before tests/e2e's asyncio tests run."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +24,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 from tests.central.helpers import PASSWORD, RunningServer, Seeded, central_settings, seed
 from tests.dashboard.fake_agent import AgentBehaviour, FakeFleet
+from tests.e2e import stack as e2e
+from tests.e2e.stack import Stack, shared_stack
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -31,6 +44,8 @@ SITES: dict[str, dict[str, str]] = {
 FEED_INTERVAL = 0.25
 #: Streams end (and browsers reconnect) this often in tests, which also exercises the reconnect.
 STREAM_SECONDS = 4.0
+#: The browsers' time zone: the form's local times are Shanghai times.
+TIMEZONE = "Asia/Shanghai"
 
 
 @dataclass
@@ -44,7 +59,7 @@ class Central:
         return self.server.base_url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.fail("Debian's chromium is missing: scripts/test installs it (apt-get install chromium)")
@@ -52,7 +67,7 @@ def playwright_driver() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
@@ -64,7 +79,7 @@ def browser(playwright_driver: Playwright) -> Iterator[Browser]:
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
     ctx = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US",
-                              timezone_id="Asia/Shanghai")
+                              timezone_id=TIMEZONE)
     ctx.set_default_timeout(10_000)
     try:
         yield ctx
@@ -112,10 +127,43 @@ def live_central(central: Central, behaviours: dict[str, AgentBehaviour]) -> Ite
         yield central
 
 
-def sign_in(page: Page, base_url: str, username: str, target: str = "/") -> None:
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The real system (see tests/e2e/stack.py): one per session, shared with tests/e2e."""
+    with shared_stack(request.config, tmp_path_factory) as running:
+        yield running
+
+
+@pytest.fixture
+def stack_page(stack: Stack, context: BrowserContext) -> Page:
+    """A tab for the real stack."""
+    return context.new_page()
+
+
+def sign_in(page: Page, base_url: str, username: str, target: str = "/", password: str = PASSWORD) -> None:
     page.goto(f"{base_url}{target}")
     page.wait_for_url("**/login**")
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}{target}")
+
+
+def sign_in_stack(page: Page, stack: Stack, username: str, target: str = "/") -> None:
+    """Sign in to the real stack as the user named after a role (tests/e2e/stack.py seeds them)."""
+    sign_in(page, stack.url, username, target, password=e2e.PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where ``shot`` saves: ROOMOPS_SCREENSHOTS (e.g. docs/screenshots) or a temporary folder."""
+    target = Path(os.environ.get("ROOMOPS_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def shot(page: Page, out: Path, name: str) -> None:
+    """A full-page screenshot; a nearly empty file means the page did not render."""
+    path = out / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000, f"{name}: the screenshot looks empty"

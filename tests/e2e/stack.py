@@ -20,12 +20,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from agent.profiles import ResolvedSite, load_site
 from roomops.demo_procs import Child, ChildProcesses, read_line, roomops_argv
@@ -221,3 +222,45 @@ def _answers(url: str) -> bool:
         return httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+@dataclass
+class _Shared:
+    """The one stack of a pytest session and how many session fixtures still hold it."""
+
+    stack: Stack | None
+    error: BaseException | None
+    closer: ExitStack
+    users: int = 0
+
+
+_SHARED = pytest.StashKey[_Shared]()
+
+
+@contextmanager
+def shared_stack(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The session's one running stack, for every session fixture that asks (tests/e2e and the
+    dashboard's browser tests both use it: starting it costs most of their run time).
+
+    The first caller starts it; it stops when the last holder lets go, which for session fixtures
+    is the end of the session. A stack that failed to start is not retried: every later caller
+    gets the same failure at once instead of waiting for it again."""
+    shared = config.stash.get(_SHARED, None)
+    if shared is None:
+        closer = ExitStack()
+        try:
+            started = closer.enter_context(running_stack(tmp_path_factory.mktemp("e2e")))
+        except Exception as exc:
+            config.stash[_SHARED] = _Shared(None, exc, closer)
+            raise
+        shared = config.stash[_SHARED] = _Shared(started, None, closer)
+    if shared.stack is None:
+        raise StackError(f"the shared stack did not start: {shared.error!r}") from shared.error
+    shared.users += 1
+    try:
+        yield shared.stack
+    finally:
+        shared.users -= 1
+        if shared.users == 0:
+            del config.stash[_SHARED]
+            shared.closer.close()

@@ -71,7 +71,33 @@ function canPowerCycle(devices, device) {
     !(device.roles ?? []).includes("power") && !(device.roles ?? []).includes("pdu");
 }
 
-function devicesTable(devices) {
+/**
+ * What is known of each device's identity: the agent's hello carries only what its profile says
+ * (often just the serial); a self-test's inventory holds what the unit itself reported (vendor,
+ * model, firmware). The newest run that saw a device wins; an empty answer never hides a known value.
+ */
+function measuredIdentities(runs) {
+  const found = new Map();
+  for (const run of runs) {                 // newest first
+    for (const entry of run.inventory ?? []) {
+      if (found.has(entry.id)) continue;
+      found.set(entry.id, Object.fromEntries(Object.entries(entry.identity ?? {}).filter(([, v]) => v)));
+    }
+  }
+  return found;
+}
+
+/**
+ * A device address for a narrow table cell: a serial line by its name rather than its full path,
+ * and line breaks offered only after "://" and "@" so a host:port is never split.
+ */
+function addressCell(address) {
+  const serial = /^serial:(.*\/)([^/]+)$/.exec(address ?? "");
+  const text = serial ? `serial:…/${serial[2]}` : address ?? "";
+  return text.split(/(?<=:\/\/|@)/).flatMap((part, i) => (i ? [el("wbr"), part] : [part]));
+}
+
+function devicesTable(devices, measured) {
   const actions = caps.devices;
   return el("div", { class: "table-wrap" }, el("table", { id: "devices" },
     el("thead", {}, el("tr", {},
@@ -79,7 +105,7 @@ function devicesTable(devices) {
         .map((k) => el("th", {}, t(k))),
       actions ? el("th", {}, t("site.actions")) : null)),
     el("tbody", {}, devices.map((device) => {
-      const identity = device.identity ?? {};
+      const identity = { ...(device.identity ?? {}), ...(measured.get(device.id) ?? {}) };
       const state = deviceState(device);
       return el("tr", { "data-device": device.id, "data-state": state },
         el("td", {}, el("strong", {}, device.id.split(".").slice(1).join(".")),
@@ -89,9 +115,9 @@ function devicesTable(devices) {
         el("td", {}, [identity.vendor, identity.model || device.model].filter(Boolean).join(" ")),
         el("td", {}, identity.firmware ?? ""),
         el("td", {}, identity.serial ?? ""),
-        el("td", { class: "muted" }, device.address ?? ""),
-        el("td", { title: fmtTime(device.since) }, device.since ? fmtAgo(device.since) : ""),
-        actions ? el("td", {}, el("div", { class: "actions" },
+        el("td", { class: "muted address", title: device.address ?? "" }, addressCell(device.address)),
+        el("td", { class: "since", title: fmtTime(device.since) }, device.since ? fmtAgo(device.since) : ""),
+        actions ? el("td", {}, el("div", { class: "actions row-actions" },
           el("button", { "data-action": "reboot", onclick: () => deviceAction(device, "reboot") }, t("site.reboot")),
           canPowerCycle(devices, device)
             ? el("button", { "data-action": "power_cycle", onclick: () => deviceAction(device, "power_cycle") },
@@ -204,9 +230,9 @@ const render = serialised(async () => {
   document.getElementById("site-title").textContent = siteName(site);
   clear(document.getElementById("site-agent"),
     pill(site.agent_connected ? "up" : "down", `${t("overview.agent")}: ${site.agent_connected ? t("overview.agent_up") : t("overview.agent_down")}`));
-  clear(document.getElementById("devices-box"), devicesTable(devices));
-  clear(document.getElementById("availability-box"), availability ? availabilityTable(availability) : "");
   const runs = items(runData, "selftests");
+  clear(document.getElementById("devices-box"), devicesTable(devices, measuredIdentities(runs)));
+  clear(document.getElementById("availability-box"), availability ? availabilityTable(availability) : "");
   const openRuns = new Set([...document.querySelectorAll("#selftests details[open]")].map((d) => d.dataset.selftest));
   clear(document.getElementById("selftests-box"), selftestList(runs.slice(0, 20)));
   for (const details of document.querySelectorAll("#selftests details")) {
