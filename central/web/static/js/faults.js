@@ -20,10 +20,10 @@ const render = serialised(async () => {
         el("td", {}, pill(f.closed_at ? "closed" : "open")),
         el("td", {}, el("a", { href: `/sites/${f.site_id}` }, f.site_id)),
         el("td", {}, f.device_id),
-        el("td", {}, f.check_name ?? t("faults.device_down")),
-        el("td", {}, f.cause, f.reason ? el("div", { class: "muted" }, f.reason) : null),
-        el("td", {}, fmtTime(f.opened_at)),
-        el("td", { class: "num" }, repair === null ? "" : fmtDuration(repair)));
+        el("td", { class: "nowrap" }, f.check_name ?? t("faults.device_down")),
+        el("td", { class: "long-text" }, f.cause, f.reason ? el("div", { class: "muted" }, f.reason) : null),
+        el("td", { class: "nowrap" }, fmtTime(f.opened_at)),
+        el("td", { class: "num nowrap" }, repair === null ? "" : fmtDuration(repair)));
     })))));
 });
 

@@ -9,11 +9,16 @@ function siteVerdict(site) {
   return site.verdict || "unknown";
 }
 
+/** The time alone for a meeting today, with the date for a later one. */
+function whenNext(iso) {
+  return new Date(iso).toDateString() === new Date().toDateString() ? fmtClock(iso) : fmtTime(iso);
+}
+
 function readiness(site) {
   const next = site.next_meeting;
   if (!next) return el("span", { class: "muted" }, t("common.none"));
   return el("span", {},
-    el("a", { href: `/meetings/${next.id}` }, `${fmtClock(next.start)} ${next.title}`), " ",
+    el("a", { href: `/meetings/${next.id}` }, `${whenNext(next.start)} ${next.title}`), " ",
     pill(next.readiness || "pending", t(`state.${next.readiness || "pending"}`)));
 }
 
