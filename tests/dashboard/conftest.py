@@ -2,8 +2,9 @@
 against either
 
 - ``stack``: the whole system as real processes (central under uvicorn, ``roomops sim`` for the
-  six sites, six ``roomops agent run``), shared with tests/e2e when both run in one session; the
-  main flows run here;
+  six sites, six ``roomops agent run``), started once for consecutive tests that use it (shared
+  with tests/e2e when they run next) and stopped when the next test does not; the main flows
+  run here;
 - ``central`` / ``live_central``: central in this process with test-side fake agents whose
   behaviour a test shapes (a degraded room, an agent that drops), for the edge cases.
 
@@ -25,7 +26,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from tests.central.helpers import PASSWORD, RunningServer, Seeded, central_settings, seed
 from tests.dashboard.fake_agent import AgentBehaviour, FakeFleet
 from tests.e2e import stack as e2e
-from tests.e2e.stack import Stack, shared_stack
+from tests.e2e.stack import Stack, acquire_stack, release_unless_needed_next
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -127,11 +128,15 @@ def live_central(central: Central, behaviours: dict[str, AgentBehaviour]) -> Ite
         yield central
 
 
-@pytest.fixture(scope="session")
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The real system (see tests/e2e/stack.py): one per session, shared with tests/e2e."""
-    with shared_stack(request.config, tmp_path_factory) as running:
-        yield running
+@pytest.fixture
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    """The real system (see tests/e2e/stack.py), shared with tests/e2e when they run next."""
+    return acquire_stack(request.config, tmp_path_factory)
+
+
+@pytest.hookimpl(trylast=True)        # after pytest has torn down this test's own fixtures
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    release_unless_needed_next(item, nextitem)
 
 
 @pytest.fixture

@@ -224,43 +224,72 @@ def _answers(url: str) -> bool:
         return False
 
 
+
 @dataclass
 class _Shared:
-    """The one stack of a pytest session and how many session fixtures still hold it."""
+    """The session's running stack (at most one), or why it could not start."""
 
-    stack: Stack | None
-    error: BaseException | None
-    closer: ExitStack
-    users: int = 0
+    stack: Stack | None = None
+    error: Exception | None = None
+    closer: ExitStack | None = None
 
 
 _SHARED = pytest.StashKey[_Shared]()
+#: the fixture name that marks a test as needing the stack
+FIXTURE = "stack"
 
 
-@contextmanager
-def shared_stack(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The session's one running stack, for every session fixture that asks (tests/e2e and the
-    dashboard's browser tests both use it: starting it costs most of their run time).
-
-    The first caller starts it; it stops when the last holder lets go, which for session fixtures
-    is the end of the session. A stack that failed to start is not retried: every later caller
-    gets the same failure at once instead of waiting for it again."""
-    shared = config.stash.get(_SHARED, None)
-    if shared is None:
+def acquire_stack(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    """The running stack, started on first use. tests/e2e and the dashboard's browser tests both
+    use it: starting it is most of their run time. A stack that failed to start is not retried:
+    later callers get the same failure at once instead of waiting for it again."""
+    shared = config.stash.setdefault(_SHARED, _Shared())
+    if shared.error is not None:
+        raise StackError(f"the stack did not start: {shared.error!r}") from shared.error
+    if shared.stack is None:
         closer = ExitStack()
         try:
-            started = closer.enter_context(running_stack(tmp_path_factory.mktemp("e2e")))
+            shared.stack = closer.enter_context(running_stack(tmp_path_factory.mktemp("e2e")))
         except Exception as exc:
-            config.stash[_SHARED] = _Shared(None, exc, closer)
+            shared.error = exc
             raise
-        shared = config.stash[_SHARED] = _Shared(started, None, closer)
-    if shared.stack is None:
-        raise StackError(f"the shared stack did not start: {shared.error!r}") from shared.error
-    shared.users += 1
-    try:
-        yield shared.stack
-    finally:
-        shared.users -= 1
-        if shared.users == 0:
-            del config.stash[_SHARED]
-            shared.closer.close()
+        shared.closer = closer
+        config.add_cleanup(lambda: release_stack(config))    # an interrupted session stops it too
+    return shared.stack
+
+
+def release_stack(config: pytest.Config) -> None:
+    """Stop the running stack, if any."""
+    shared = config.stash.get(_SHARED, None)
+    if shared is None or shared.closer is None:
+        return
+    closer, shared.closer, shared.stack = shared.closer, None, None
+    closer.close()
+
+
+#: Test folders whose tests may run while the stack idles between two tests that use it (they are
+#: short); anything else runs only after it stopped.
+NEIGHBOURS = (REPO / "tests" / "e2e", REPO / "tests" / "dashboard")
+_LAST_USER = pytest.StashKey[int]()
+
+
+def _last_user(session: pytest.Session) -> int:
+    """Index in the session's run order of the last test that uses the stack (-1: none)."""
+    if _LAST_USER not in session.config.stash:
+        users = [i for i, item in enumerate(session.items) if FIXTURE in getattr(item, "fixturenames", ())]
+        session.config.stash[_LAST_USER] = users[-1] if users else -1
+    return session.config.stash[_LAST_USER]
+
+
+def release_unless_needed_next(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """For ``pytest_runtest_teardown``: stop the stack unless the next test uses it, or the next
+    test is a short one of tests/e2e or tests/dashboard with a user of the stack after it. So
+    ``pytest tests/dashboard tests/e2e`` starts it once, and in a whole run its processes never
+    load the machine under unrelated tests (it starts again where needed)."""
+    if nextitem is not None:
+        if FIXTURE in getattr(nextitem, "fixturenames", ()):
+            return
+        nearby = any(nextitem.path.is_relative_to(folder) for folder in NEIGHBOURS)
+        if nearby and item.session.items.index(nextitem) < _last_user(item.session):
+            return
+    release_stack(item.config)
