@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from anyio import to_thread
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.websockets import WebSocket, WebSocketState
+from sqlalchemy.orm import Session
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from central.models import Site, utcnow
-from central.services import commands, meetings
-from central.services.ingest import ForeignDevice, IngestOutcome, ingest
+from central.models import utcnow
+from central.services import commands
+from central.services.ingest import ForeignDevice, IngestOutcome, foreign_device, ingest, touch_site
 from contracts.messages import (
     Ack,
     BadMessage,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from central.context import AppContext
+    from central.hub.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +60,39 @@ class AgentConnection:
         self.ws = ws
         self.site_id = site_id
         self._wake = asyncio.Event()
-        self._schedule_due = False
+        self._outgoing: list[BaseModel] = []
         self._sent: set[str] = set()
         self._send_lock = asyncio.Lock()
         self._last_touch = 0.0
 
+    @property
+    def writer(self) -> BatchWriter:
+        assert self.ctx.hub is not None
+        return self.ctx.hub.writer
+
     # -- called on the event loop by the hub ----------------------------------------------------
-    def wake(self, schedule: bool = False) -> None:
-        self._schedule_due = self._schedule_due or schedule
-        self._wake.set()
+    @property
+    def sent_ids(self) -> set[str]:
+        """Ids of queued commands already sent on this connection (not sent again on it)."""
+        return self._sent
+
+    def deliver(self, schedule: Schedule | None, new_commands: list[Command],
+                still_queued: set[str] | None) -> None:
+        """Queue a delivery round's messages for the send loop; forget commands no longer queued."""
+        if still_queued is not None:
+            self._sent &= still_queued
+        self._sent.update(command.command_id for command in new_commands)
+        if schedule is not None:
+            self._outgoing.append(schedule)
+        self._outgoing.extend(new_commands)
+        if self._outgoing:
+            self._wake.set()
 
     async def close(self, code: int, reason: str) -> None:
         if self.ws.application_state == WebSocketState.CONNECTED:
             try:
                 await self.ws.close(code, reason)
-            except RuntimeError as exc:   # already closing from the other side
+            except (RuntimeError, WebSocketDisconnect) as exc:   # already closing or gone on the other side
                 log.debug("site %s: close raced: %s", self.site_id, exc)
 
     async def send(self, msg: BaseModel) -> None:
@@ -123,26 +143,37 @@ class AgentConnection:
             log.warning("site %s: message claims site %r; closing", self.site_id, msg.site)
             await self.close(CLOSE_POLICY, f"this link is authenticated for site {self.site_id!r}")
             raise LinkClosed
-        await self._touch()
         if isinstance(msg, Heartbeat):
+            if self._touch_due():
+                await self.writer.submit(functools.partial(touch_site, site_id=self.site_id))
             return
         if isinstance(msg, Ack):
-            await to_thread.run_sync(self._acked, msg.ack_ids)
+            touch = self._touch_due()
+            if msg.ack_ids or touch:
+                await self.writer.submit(
+                    functools.partial(_acked, site_id=self.site_id, ids=msg.ack_ids, touch=touch))
             return
         if isinstance(msg, Command | Schedule):
             await self._reject(msg.msg_id, f"{msg.type!r} is a central -> agent message")
             return
         try:
-            outcome: IngestOutcome = await to_thread.run_sync(self._ingest, msg)
+            foreign_device(self.site_id, msg)    # before the writer: a bad message never joins a batch
+            outcome: IngestOutcome = await self.writer.submit(functools.partial(
+                ingest, site_id=self.site_id, msg=msg, limits=self.ctx.limits))
         except ForeignDevice as exc:
             await self._reject(msg.msg_id, str(exc))
             return
+        if outcome.new:
+            self._last_touch = time.monotonic()    # ingest stored last_seen with the message
+        elif self._touch_due():
+            await self.writer.submit(functools.partial(touch_site, site_id=self.site_id))
         self.ctx.metrics.message_ingested(msg.type, outcome.new)
         for seconds in outcome.command_latencies:
             self.ctx.metrics.command_finished(seconds)
         await self.send(Ack(site=self.site_id, ack_ids=[msg.msg_id]))
         if isinstance(msg, Hello):
-            self.wake(schedule=True)
+            assert self.ctx.hub is not None
+            self.ctx.hub.wake([self.site_id], [self.site_id])
 
     async def _reject(self, msg_id: str | None, reason: str) -> None:
         self.ctx.metrics.message_rejected()
@@ -150,59 +181,37 @@ class AgentConnection:
         if msg_id:
             await self.send(Ack(site=self.site_id, ack_ids=[], rejected={msg_id: reason}))
 
-    async def _touch(self) -> None:
-        # last_seen in the database, at most twice per heartbeat interval
+    def _touch_due(self) -> bool:
+        """Whether to store last_seen now: at most twice per heartbeat interval."""
         now = time.monotonic()
         if now - self._last_touch < self.ctx.settings.heartbeat_interval_seconds / 2:
-            return
+            return False
         self._last_touch = now
-        await to_thread.run_sync(self._touch_db)
-
-    def _touch_db(self) -> None:
-        with self.ctx.unit() as session:
-            site = session.get(Site, self.site_id)
-            if site is not None:
-                site.last_seen = utcnow()
-
-    def _ingest(self, msg: Any) -> IngestOutcome:
-        with self.ctx.unit() as session:
-            return ingest(session, self.site_id, msg, self.ctx.limits)
-
-    def _acked(self, ids: list[str]) -> None:
-        with self.ctx.unit() as session:
-            commands.mark_acked(session, self.site_id, ids, utcnow())
+        return True
 
     async def _send_loop(self) -> None:
-        settings = self.ctx.settings
-        next_heartbeat = time.monotonic() + settings.heartbeat_interval_seconds
+        """Send what delivery rounds queued here, and a heartbeat when the link has been quiet."""
+        interval = self.ctx.settings.heartbeat_interval_seconds
+        next_heartbeat = time.monotonic() + interval
         while True:
-            timeout = min(settings.delivery_poll_seconds, max(0.0, next_heartbeat - time.monotonic()))
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                await asyncio.wait_for(self._wake.wait(), max(0.0, next_heartbeat - time.monotonic()))
             except TimeoutError:
-                pass    # periodic: commands queued by another instance, heartbeats
+                pass    # heartbeat due
             self._wake.clear()
-            if self._schedule_due:
-                self._schedule_due = False
-                await self.send(await to_thread.run_sync(self._schedule))
-            for command in await to_thread.run_sync(self._deliverable):
-                await self.send(command)
-                self._sent.add(command.command_id)
+            outgoing, self._outgoing = self._outgoing, []
+            for msg in outgoing:
+                await self.send(msg)
             if time.monotonic() >= next_heartbeat:
                 await self.send(Heartbeat(site=self.site_id))
-                next_heartbeat = time.monotonic() + settings.heartbeat_interval_seconds
+                next_heartbeat = time.monotonic() + interval
 
-    def _schedule(self) -> Schedule:
-        with self.ctx.unit() as session:
-            return Schedule(site=self.site_id,
-                            meetings=meetings.schedule_for_site(session, self.site_id, utcnow()))
 
-    def _deliverable(self) -> list[Command]:
-        with self.ctx.unit() as session:
-            return commands.take_deliverable(session, self.site_id, self._sent, utcnow())
+def _acked(session: Session, site_id: str, ids: list[str], touch: bool) -> None:
+    commands.mark_acked(session, site_id, ids, utcnow())
+    if touch:
+        touch_site(session, site_id)
 
 
 def _is_disconnect(exc: BaseException) -> bool:
-    from starlette.websockets import WebSocketDisconnect
-
     return isinstance(exc, WebSocketDisconnect | ConnectionError) or "close message has been sent" in str(exc)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from anyio import to_thread
 from fastapi import APIRouter, WebSocket
+from sqlalchemy.orm import Session
 
 from central.context import AppContext
 from central.hub.connection import CLOSE_POLICY, CLOSE_REPLACED, AgentConnection
@@ -38,13 +40,13 @@ async def agent_link(websocket: WebSocket) -> None:
     previous = ctx.hub.register(conn)
     if previous is not None:
         await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the site")
-    await to_thread.run_sync(_mark, ctx, site_id, True)
+    await ctx.hub.writer.submit(functools.partial(_mark, site_id=site_id, connected=True))
     log.info("agent of site %s connected from %s", site_id, _peer(websocket))
     try:
         await conn.run()
     finally:
         if ctx.hub.unregister(conn):
-            await to_thread.run_sync(_mark, ctx, site_id, False)
+            await ctx.hub.writer.submit(functools.partial(_mark, site_id=site_id, connected=False))
         log.info("agent of site %s disconnected", site_id)
 
 
@@ -53,16 +55,15 @@ def _site_for(ctx: AppContext, token: str) -> str | None:
         return site_for_token(session, token)
 
 
-def _mark(ctx: AppContext, site_id: str, connected: bool) -> None:
-    with ctx.unit() as session:
-        site = session.get(Site, site_id)
-        if site is None:
-            return
-        now = utcnow()
-        site.agent_connected = connected
-        site.last_seen = now
-        if connected:
-            site.connected_at = now
+def _mark(session: Session, site_id: str, connected: bool) -> None:
+    site = session.get(Site, site_id)
+    if site is None:
+        return
+    now = utcnow()
+    site.agent_connected = connected
+    site.last_seen = now
+    if connected:
+        site.connected_at = now
 
 
 def _peer(websocket: WebSocket) -> str:

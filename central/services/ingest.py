@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from central.models import Device, EventRow, IngestedMessage, Site, utcnow
+from central.models import Device, EventRow, Fault, IngestedMessage, Site, utcnow
 from central.services import commands, faults, followups, meetings, selftests, uplink
 from contracts.messages import (
     CallState,
@@ -44,20 +46,15 @@ class OrchestrationLimits:
 
 
 def ingest(session: Session, site_id: str, msg: Any, limits: OrchestrationLimits) -> IngestOutcome:
-    """Apply ``msg`` (already checked to come from ``site_id``) once; a replay changes nothing."""
-    if session.get(IngestedMessage, msg.msg_id) is not None:
+    """Apply ``msg`` (already checked to come from ``site_id``) once; a replay changes nothing.
+
+    The message's row is written in the caller's transaction: if applying the message fails, the
+    row goes with it and a retry is applied in full.
+    """
+    if not _claim(session, site_id, msg):
         return IngestOutcome(new=False)
-    try:
-        with session.begin_nested():
-            session.add(IngestedMessage(msg_id=msg.msg_id, site_id=site_id, type=msg.type,
-                                        received_at=utcnow()))
-            session.flush()
-    except IntegrityError:
-        return IngestOutcome(new=False)   # the same message raced in on another connection
     outcome = IngestOutcome(new=True)
-    site = session.get(Site, site_id)
-    if site is not None:
-        site.last_seen = utcnow()
+    touch_site(session, site_id)
     if isinstance(msg, Hello):
         _hello(session, site_id, msg)
     elif isinstance(msg, Status):
@@ -67,14 +64,91 @@ def ingest(session: Session, site_id: str, msg: Any, limits: OrchestrationLimits
     elif isinstance(msg, Event):
         _event(session, site_id, msg)
     elif isinstance(msg, CommandResult):
-        finished = commands.apply_result(session, site_id, msg)
-        if finished is not None:
-            followups.on_command_final(
-                session, finished, limits.command_deadline_seconds, limits.default_multisite_capacity
-            )
-            if finished.finished_at is not None:
-                outcome.command_latencies.append((finished.finished_at - finished.created_at).total_seconds())
+        # Everything read here (the command, its meeting, audit and self-test rows) was committed
+        # before the command went out, so no flush is needed to see it; without autoflush the
+        # changes of many results in one batch are written together, not one small flush per read.
+        with session.no_autoflush:
+            finished = commands.apply_result(session, site_id, msg)
+            if finished is not None:
+                followups.on_command_final(
+                    session, finished, limits.command_deadline_seconds, limits.default_multisite_capacity
+                )
+        if finished is not None and finished.finished_at is not None:
+            outcome.command_latencies.append((finished.finished_at - finished.created_at).total_seconds())
+    session.flush()    # nothing left pending: the next message's Core statements see all of this one
     return outcome
+
+
+# -- statements of the hot path, built once (Core: no ORM bookkeeping per message) ------------------
+_MESSAGES = IngestedMessage.__table__
+_DEVICES = Device.__table__
+_FAULTS = Fault.__table__
+_SITES = Site.__table__
+
+#: INSERT ... ON CONFLICT DO NOTHING RETURNING msg_id, per dialect
+_CLAIMS = {
+    name: insert(_MESSAGES).values(
+        msg_id=bindparam("b_msg"), site_id=bindparam("b_site"), type=bindparam("b_type"),
+        received_at=bindparam("b_at"),
+    ).on_conflict_do_nothing().returning(_MESSAGES.c.msg_id)
+    for name, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+}
+_TOUCH_SITE = update(_SITES).where(_SITES.c.id == bindparam("b_site")).values(last_seen=bindparam("b_seen"))
+_DEVICE_STATE = select(_DEVICES.c.id, _DEVICES.c.up, _DEVICES.c.since).where(
+    _DEVICES.c.id.in_(bindparam("ids", expanding=True)))
+_DOWN_FAULTS = select(_FAULTS.c.device_id).where(
+    _FAULTS.c.device_id.in_(bindparam("ids", expanding=True)), _FAULTS.c.closed_at.is_(None),
+    _FAULTS.c.check_name.is_(None))
+_UPDATE_DEVICE = update(_DEVICES).where(_DEVICES.c.id == bindparam("b_id")).values(
+    up=bindparam("b_up"), verdict=bindparam("b_verdict"), reasons=bindparam("b_reasons"),
+    details=bindparam("b_details"), last_seen=bindparam("b_seen"), since=bindparam("b_since"))
+
+
+def _claim(session: Session, site_id: str, msg: Any) -> bool:
+    """Insert the message's id; False when it is already there (a replay).
+
+    One INSERT ... ON CONFLICT DO NOTHING instead of a read then a write: the primary key decides,
+    also between two connections (or central instances) racing with the same message.
+    """
+    values = {"b_msg": msg.msg_id, "b_site": site_id, "b_type": msg.type, "b_at": utcnow()}
+    claim = _CLAIMS.get(session.get_bind().dialect.name)
+    if claim is None:
+        if session.get(IngestedMessage, msg.msg_id) is not None:
+            return False
+        session.add(IngestedMessage(msg_id=msg.msg_id, site_id=site_id, type=msg.type,
+                                    received_at=values["b_at"]))
+        session.flush()
+        return True
+    # the id comes back only when this insert wrote the row (rowcount is not reliable here: psycopg)
+    return session.connection().execute(claim, values).first() is not None
+
+
+def touch_site(session: Session, site_id: str) -> None:
+    """The site's agent was heard from just now."""
+    session.connection().execute(_TOUCH_SITE, {"b_site": site_id, "b_seen": utcnow()})
+    _expire_cached(session, Site, [site_id])
+
+
+def _expire_cached(session: Session, model: type, ids: list[str]) -> None:
+    """Objects of these rows loaded earlier in this session reload after a Core UPDATE."""
+    for row_id in ids:
+        cached = session.identity_map.get(identity_key(model, row_id))
+        if cached is not None:
+            session.expire(cached)
+
+
+def foreign_device(site_id: str, msg: Any) -> None:
+    """Raise ForeignDevice if ``msg`` names a device of another site (cheap: no database)."""
+    if isinstance(msg, Hello):
+        ids = [info.id for info in msg.devices]
+    elif isinstance(msg, Status):
+        ids = [status.id for status in msg.devices] + [call.device for call in msg.calls]
+    elif isinstance(msg, Event):
+        ids = [msg.device] if msg.device is not None else []
+    else:
+        return
+    for device_id in ids:
+        _check_device(site_id, device_id)
 
 
 def _check_device(site_id: str, device_id: str) -> None:
@@ -86,13 +160,15 @@ def _hello(session: Session, site_id: str, msg: Hello) -> None:
     site = session.get(Site, site_id)
     if site is not None:
         site.agent_version = msg.agent_version
+    ids = [info.id for info in msg.devices]
+    for device_id in ids:
+        _check_device(site_id, device_id)
+    known = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids)))} if ids else {}
     for info in msg.devices:
-        _upsert_device(session, site_id, info)
+        known[info.id] = _upsert_device(session, site_id, info, known.get(info.id))
 
 
-def _upsert_device(session: Session, site_id: str, info: DeviceInfo) -> Device:
-    _check_device(site_id, info.id)
-    device = session.get(Device, info.id)
+def _upsert_device(session: Session, site_id: str, info: DeviceInfo, device: Device | None) -> Device:
     if device is None:
         device = Device(id=info.id, site_id=site_id)
         session.add(device)
@@ -113,26 +189,61 @@ def _device(session: Session, site_id: str, device_id: str) -> Device:
     return device
 
 
+@dataclass
+class _DeviceState:
+    up: bool | None
+    since: datetime | None
+
+
 def _status(session: Session, site_id: str, msg: Status) -> None:
-    for status in msg.devices:
-        _apply_device_status(session, site_id, status, msg.sent_at)
+    """The most frequent message: two reads and one multi-row UPDATE, whatever the device count."""
+    ids = [status.id for status in msg.devices]
+    for device_id in ids:
+        _check_device(site_id, device_id)
+    if ids:
+        session.flush()    # the Core statements below must see pending ORM changes and not race them
+        connection = session.connection()
+        rows = connection.execute(_DEVICE_STATE, {"ids": ids})
+        known = {row.id: _DeviceState(row.up, row.since) for row in rows}
+        down = set(connection.execute(_DOWN_FAULTS, {"ids": ids}).scalars())
+        updates = [
+            _device_status(session, site_id, status, msg.sent_at, known, down) for status in msg.devices
+        ]
+        params = [row for row in updates if row is not None]
+        if params:
+            connection.execute(_UPDATE_DEVICE, params)
+            _expire_cached(session, Device, [row["b_id"] for row in params])
     for call in msg.calls:
         _check_device(site_id, call.device)
         meetings.on_call_state(session, site_id, call)
 
 
-def _apply_device_status(session: Session, site_id: str, status: DeviceStatus, sent_at: datetime) -> None:
-    device = _device(session, site_id, status.id)
+def _device_status(
+    session: Session, site_id: str, status: DeviceStatus, sent_at: datetime, known: dict[str, _DeviceState],
+    down: set[str],
+) -> dict[str, Any] | None:
+    """Parameters of the device's UPDATE (None for a new device: added instead); faults on a change."""
     at = status.since or sent_at
-    was_up = device.up
-    device.up = status.up
-    device.verdict = status.verdict
-    device.reasons = list(status.reasons)
-    device.details = dict(status.details)
-    device.last_seen = sent_at
-    if was_up is not status.up or device.since is None:
-        device.since = at
-    _device_faults(session, site_id, device.id, status.up, at, "; ".join(status.reasons))
+    prior = known.get(status.id)
+    since = prior.since if prior is not None and prior.up is status.up and prior.since is not None else at
+    known[status.id] = _DeviceState(status.up, since)     # a device listed twice sees its first entry
+    # open/close only on a change; ``down`` is kept current the same way
+    if status.up and status.id in down:
+        faults.close_fault(session, device_id=status.id, check_name=None, at=at, reason="device back up")
+        down.discard(status.id)
+    elif not status.up and status.id not in down:
+        faults.open_fault(session, site_id=site_id, device_id=status.id, check_name=None,
+                          cause="; ".join(status.reasons) or "device down", at=at)
+        down.add(status.id)
+    if prior is None:
+        session.add(Device(id=status.id, site_id=site_id, up=status.up, verdict=status.verdict,
+                           reasons=list(status.reasons), details=dict(status.details), last_seen=sent_at,
+                           since=since))
+        session.flush()
+        return None
+    return {"b_id": status.id, "b_up": status.up, "b_verdict": status.verdict,
+            "b_reasons": list(status.reasons), "b_details": dict(status.details), "b_seen": sent_at,
+            "b_since": since}
 
 
 def _device_faults(session: Session, site_id: str, device_id: str, up: bool, at: datetime, why: str) -> None:

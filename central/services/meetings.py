@@ -9,6 +9,8 @@ capacity. When the host site's call is up its recorder gets ``record_start``. St
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -116,19 +118,38 @@ def site_ids(session: Session, meeting_id: str) -> list[str]:
 
 
 def schedule_for_site(session: Session, site_id: str, now: datetime) -> list[MeetingSchedule]:
-    meetings = session.scalars(
-        select(Meeting)
-        .join(MeetingSite, MeetingSite.meeting_id == Meeting.id)
-        .where(MeetingSite.site_id == site_id, Meeting.state.in_(ACTIVE_STATES), Meeting.end > now)
-        .order_by(Meeting.start)
+    return schedules_for_sites(session, [site_id], now)[site_id]
+
+
+def schedules_for_sites(
+    session: Session, site_ids: Iterable[str], now: datetime
+) -> dict[str, list[MeetingSchedule]]:
+    """Each site's active meetings, oldest start first: two queries for any number of sites."""
+    out: dict[str, list[MeetingSchedule]] = {site: [] for site in site_ids}
+    if not out:
+        return out
+    pairs = session.execute(
+        select(MeetingSite.site_id, Meeting)
+        .join(Meeting, MeetingSite.meeting_id == Meeting.id)
+        .where(MeetingSite.site_id.in_(list(out)), Meeting.state.in_(ACTIVE_STATES), Meeting.end > now)
+        .order_by(Meeting.start, Meeting.id)
     ).all()
-    return [
-        MeetingSchedule(
-            id=m.id, title=m.title, start=m.start, end=m.end, host_site=m.host_site,
-            sites=site_ids(session, m.id), mode=m.mode, bridge_uri=m.bridge_uri,  # type: ignore[arg-type]
-        )
-        for m in meetings
-    ]
+    members: dict[str, list[str]] = defaultdict(list)
+    for meeting_id, member in session.execute(
+        select(MeetingSite.meeting_id, MeetingSite.site_id)
+        .where(MeetingSite.meeting_id.in_({m.id for _, m in pairs}))
+        .order_by(MeetingSite.site_id)
+    ):
+        members[meeting_id].append(member)
+    built: dict[str, MeetingSchedule] = {}
+    for site, m in pairs:
+        if m.id not in built:
+            built[m.id] = MeetingSchedule(
+                id=m.id, title=m.title, start=m.start, end=m.end, host_site=m.host_site,
+                sites=members[m.id], mode=m.mode, bridge_uri=m.bridge_uri,  # type: ignore[arg-type]
+            )
+        out[site].append(built[m.id])
+    return out
 
 
 # -- start ------------------------------------------------------------------------------------------
@@ -159,10 +180,26 @@ def _send(
     session: Session, meeting: Meeting, site_id: str, kind: str, args: dict[str, Any], actor: str,
     deadline_seconds: float, device_id: str | None = None,
 ) -> CommandRow:
+    # no flush per command: a meeting of many sites inserts its commands in one statement
     return commands.enqueue(
         session, site_id=site_id, kind=kind, args=args, requested_by=actor, meeting_id=meeting.id,
-        device_id=device_id, deadline=commands.deadline_in(deadline_seconds),
+        device_id=device_id, deadline=commands.deadline_in(deadline_seconds), flush=False,
     )
+
+
+_LOADED = "meetings_loaded"
+
+
+def _loaded(session: Session, meeting_id: str) -> tuple[Meeting | None, dict[str, MeetingSite]]:
+    """A meeting and its sites, read once per session: results and call states of hundreds of
+    sites arrive in one batch. Kept in ``session.info`` because the identity map holds objects
+    weakly (a second ``session.get`` would read the row again)."""
+    cache: dict[str, tuple[Meeting | None, dict[str, MeetingSite]]] = session.info.setdefault(_LOADED, {})
+    if meeting_id not in cache:
+        meeting = session.get(Meeting, meeting_id)
+        cache[meeting_id] = (meeting, {link.site_id: link for link in _links(session, meeting_id)}
+                             if meeting is not None else {})
+    return cache[meeting_id]
 
 
 def on_command_final(
@@ -171,8 +208,8 @@ def on_command_final(
     """Advance the meeting a finished command belongs to."""
     if command.meeting_id is None:
         return
-    meeting = session.get(Meeting, command.meeting_id)
-    link = session.get(MeetingSite, (command.meeting_id, command.site_id))
+    meeting, links = _loaded(session, command.meeting_id)
+    link = links.get(command.site_id)
     if meeting is None or link is None:
         return
     ok = command.state == "succeeded"
@@ -311,8 +348,8 @@ def on_call_state(session: Session, site_id: str, call: CallState) -> None:
     meeting_id = call.meeting_id or _current_meeting_id(session, site_id)
     if meeting_id is None:
         return
-    link = session.get(MeetingSite, (meeting_id, site_id))
-    meeting = session.get(Meeting, meeting_id)
+    meeting, links = _loaded(session, meeting_id)
+    link = links.get(site_id)
     if link is None or meeting is None:
         return
     link.call = call.model_dump(mode="json")
