@@ -145,10 +145,10 @@ class DeviceSession:
                     raise AuthError(f"not retried after a refused login: {self.auth_blocked.message}",
                                     device=self.id)
                 if now < self._next_connect_at:
-                    raise ConnectError(
-                        f"reconnect backing off {self._next_connect_at - now:.1f}s more"
-                        + (f" (last: {self.last_error.message})" if self.last_error else ""),
-                        device=self.id)
+                    # Lead with the real cause: fault records and the dashboard show this text.
+                    wait = f"next reconnect in {self._next_connect_at - now:.1f}s"
+                    cause = self.last_error.message if self.last_error else "not connected"
+                    raise ConnectError(f"{cause} ({wait})", device=self.id)
         try:
             self.driver.connect()
         except AuthError as exc:
