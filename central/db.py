@@ -26,9 +26,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    # WAL + NORMAL: a commit is atomic and survives a crash of central; only an OS crash or power
-    # loss can undo the last commits. FULL would add an fsync to every commit.
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: central acknowledges a message only after its commit, and the agent then deletes it
+    # from its outbox, so a commit must survive power loss too. The hub's single writer batches
+    # the messages that arrive together, so this costs one fsync per batch, not per message.
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

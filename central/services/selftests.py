@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.models import CommandRow, MeetingSite, SelftestRow, utcnow
+from central.models import CommandRow, Device, MeetingSite, SelftestRow, utcnow
 from central.services import commands, faults, uplink
 from contracts.messages import SelftestReport
 
@@ -45,12 +45,24 @@ def ingest_report(session: Session, site_id: str, msg: SelftestReport) -> Selfte
     row.drift = list(msg.drift)
     row.uplink = msg.uplink
     session.flush()
+    _update_identities(session, site_id, msg)
     _update_faults(session, site_id, msg)
     if msg.meeting_id and msg.trigger == "pre_meeting":
         _update_readiness(session, site_id, msg, row)
     if msg.uplink:
         uplink.store(session, site_id, msg.uplink, at=msg.finished_at, source="selftest")
     return row
+
+
+def _update_identities(session: Session, site_id: str, msg: SelftestReport) -> None:
+    """What the devices said about themselves (firmware, serial) is the freshest identity:
+    the agent's hello only knows what the profile expects."""
+    for info in msg.inventory:
+        if not info.identity or not info.id.startswith(f"{site_id}."):
+            continue
+        device = session.get(Device, info.id)
+        if device is not None:
+            device.identity = {**(device.identity or {}), **info.identity}
 
 
 def _update_faults(session: Session, site_id: str, msg: SelftestReport) -> None:

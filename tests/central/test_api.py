@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from contracts.messages import Command, SelftestReport
+from contracts.messages import Command, DeviceInfo, SelftestReport
 from tests.central.helpers import PASSWORD, FakeAgent, RunningServer, Seeded, login, wait_for
 
 
@@ -174,7 +174,11 @@ async def on_selftest(agent: FakeAgent, command: Command) -> None:
     now = datetime.now(UTC)
     await agent.send(SelftestReport(site=agent.site, trigger="on_demand", command_id=command.command_id,
                                     run_id=command.args["run_id"], started_at=now, finished_at=now,
-                                    verdict="degraded", uplink={"rtt_ms": 42.0, "loss": 0.0, "up_mbps": 8.5}))
+                                    verdict="degraded", uplink={"rtt_ms": 42.0, "loss": 0.0, "up_mbps": 8.5},
+                                    inventory=[DeviceInfo(id="urumqi.codec", model="cisco-roomkit",
+                                                          identity={"firmware": "ce11.9", "serial": "FOC1"}),
+                                               DeviceInfo(id="lhasa.codec", model="x",
+                                                          identity={"firmware": "forged"})]))
     await agent.result(command)
 
 
@@ -203,6 +207,9 @@ async def test_selftest_and_relocation_round_trips(server: RunningServer, seeded
         assert [s["id"] for s in listed] == [requested["id"]]
         [uplink] = (await client.get("/api/v1/sites/urumqi/uplink", headers=eng)).json()
         assert (uplink["rtt_ms"], uplink["up_mbps"], uplink["down_mbps"]) == (42.0, 8.5, None)
+        # the identities the devices reported replace what the hello knew; another site's are ignored
+        codec = (await client.get("/api/v1/devices/urumqi.codec", headers=eng)).json()
+        assert codec["identity"]["firmware"] == "ce11.9"
 
         relocation_id = (await client.post("/api/v1/sites/urumqi/relocations", headers=eng,
                                            json={"venue": "urumqi-new-hall"})).json()["id"]

@@ -67,9 +67,14 @@ async def test_hello_is_acked_registers_devices_and_gets_schedule(server: Runnin
         devices = (await client.get("/api/v1/sites/urumqi/devices", headers=headers)).json()
         assert [d["id"] for d in devices] == ["urumqi.codec", "urumqi.pdu", "urumqi.recorder"]
         assert "token" not in json.dumps(site)
-    # after the agent leaves, the site shows disconnected
-    site = (await client.get("/api/v1/sites/urumqi", headers=headers)).json()
-    assert site["agent_connected"] is False
+    # after the agent leaves, the site shows disconnected (the server notices the close
+    # asynchronously, so allow it a moment)
+
+    async def disconnected() -> bool:
+        site = (await client.get("/api/v1/sites/urumqi", headers=headers)).json()
+        return site["agent_connected"] is False
+
+    await wait_for(disconnected, timeout=5.0, what="site to show disconnected")
 
 
 async def test_replayed_messages_are_ingested_once(server: RunningServer, seeded: Seeded) -> None:
