@@ -35,7 +35,8 @@ def register(subparsers: Any) -> None:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--site", required=True, help="site profile, e.g. profiles/sites/urumqi.yaml")
         p.add_argument("--state-dir", default=None,
-                       help="outbox, job and command store (default: $ROOMOPS_STATE or .roomops/agent/<site>)")
+                       help="outbox, job and command store "
+                            "(default: $ROOMOPS_STATE or .roomops/agent/<site>)")
         p.add_argument("-v", "--verbose", action="store_true")
 
     run = sub.add_parser("run", help="run the agent: polling, schedules, commands, link to central")

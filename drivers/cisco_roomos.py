@@ -46,8 +46,6 @@ from drivers.errors import AuthError, CommandRejected, DeviceTimeout, Disconnect
 from drivers.roles import CallInfo, Endpoint, Health, Identity
 from drivers.transcript import Transcript
 from drivers.transports.base import Transport
-from drivers.transports.tcp import TcpTransport
-from drivers.transports.telnet import TelnetTransport
 
 Leaf = tuple[tuple[str, ...], str]
 
@@ -78,6 +76,7 @@ def _config_paths(tc: bool) -> dict[str, str]:
 
 class CiscoRoomOSDriver(CodecDriverBase):
     vendor = "Cisco"
+    default_stream = "tcp"    # a TC unit's raw API port when the profile names no protocol
 
     def __init__(self, endpoint: Endpoint, *, name: str = "", transcript: Transcript | None = None) -> None:
         super().__init__(endpoint, name=name, transcript=transcript)
@@ -102,30 +101,12 @@ class CiscoRoomOSDriver(CodecDriverBase):
 
     # session ------------------------------------------------------------------------------------
     @property
-    def connected(self) -> bool:
-        return self._transport is not None and self._transport.is_open
-
-    @property
     def is_tc(self) -> bool:
         return self.release.upper().startswith("TC")
 
     def connect(self) -> None:
         if not self.connected:
             self._connect_once(self.endpoint.timeout)
-
-    def _make_transport(self, connect_timeout: float) -> Transport:
-        ep = self.endpoint
-        common: dict[str, Any] = {"name": self.name, "transcript": self.transcript,
-                                  "connect_timeout": connect_timeout}
-        if ep.transport == "ssh":
-            from drivers.transports.ssh import SshTransport
-
-            return SshTransport(self.host, self.port, username=ep.username or "admin", password=ep.password,
-                                known_hosts=ep.known_hosts or None,
-                                trust_on_first_use=ep.trust_on_first_use, **common)
-        if ep.transport == "telnet":
-            return TelnetTransport(self.host, self.port, **common)
-        return TcpTransport(self.host, self.port, **common)
 
     def _connect_once(self, connect_timeout: float) -> None:
         self.close()

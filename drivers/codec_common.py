@@ -43,6 +43,8 @@ from drivers.roles import (
     Verdict,
 )
 from drivers.transports.base import Transport
+from drivers.transports.tcp import TcpTransport
+from drivers.transports.telnet import TelnetTransport
 
 CONFIG_KEYS: tuple[str, ...] = (
     "network.assignment", "network.ipv4.address", "network.ipv4.mask", "network.ipv4.gateway",
@@ -110,6 +112,32 @@ class CodecDriverBase(Driver):
     """Brand-neutral codec behaviour on top of a few vendor primitives."""
 
     roles = frozenset({"codec"})
+
+    #: The API's transport when the profile says neither "ssh" nor "tcp" (Cisco: telnet; Poly: telnet 24).
+    default_stream = "telnet"
+    host: str
+    port: int
+    _transport: Transport | None
+
+    @property
+    def connected(self) -> bool:
+        return self._transport is not None and self._transport.is_open
+
+    def _make_transport(self, connect_timeout: float) -> Transport:
+        """SSH (host key pinned), Telnet or raw TCP to the codec's API, as the endpoint says."""
+        ep = self.endpoint
+        common: dict[str, Any] = {"name": self.name, "transcript": self.transcript,
+                                  "connect_timeout": connect_timeout}
+        if ep.transport == "ssh":
+            from drivers.transports.ssh import SshTransport
+
+            return SshTransport(self.host, self.port, username=ep.username or "admin", password=ep.password,
+                                known_hosts=ep.known_hosts or None,
+                                trust_on_first_use=ep.trust_on_first_use, **common)
+        kind = ep.transport if ep.transport in ("telnet", "tcp") else self.default_stream
+        if kind == "tcp":
+            return TcpTransport(self.host, self.port, **common)
+        return TelnetTransport(self.host, self.port, **common)
 
     # vendor primitives ---------------------------------------------------------------------------
     @abstractmethod

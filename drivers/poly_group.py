@@ -35,8 +35,6 @@ from drivers.errors import AuthError, CommandRejected, DeviceTimeout, Disconnect
 from drivers.roles import ApplyReport, CallInfo, Endpoint, Health, Identity
 from drivers.transcript import Transcript
 from drivers.transports.base import Transport
-from drivers.transports.tcp import TcpTransport
-from drivers.transports.telnet import TelnetTransport
 
 WELCOME = "Hi, my name is"
 #: Q.850 cause values seen in callstatus notifications [unverified mapping of text].
@@ -86,27 +84,9 @@ class PolyGroupDriver(CodecDriverBase):
         self.standby_state: str = "unknown"
 
     # session -------------------------------------------------------------------------------------
-    @property
-    def connected(self) -> bool:
-        return self._transport is not None and self._transport.is_open
-
     def connect(self) -> None:
         if not self.connected:
             self._connect_once(self.endpoint.timeout)
-
-    def _make_transport(self, connect_timeout: float) -> Transport:
-        ep = self.endpoint
-        common: dict[str, Any] = {"name": self.name, "transcript": self.transcript,
-                                  "connect_timeout": connect_timeout}
-        if ep.transport == "ssh":
-            from drivers.transports.ssh import SshTransport
-
-            return SshTransport(self.host, self.port, username=ep.username or "admin", password=ep.password,
-                                known_hosts=ep.known_hosts or None,
-                                trust_on_first_use=ep.trust_on_first_use, **common)
-        if ep.transport == "tcp":
-            return TcpTransport(self.host, self.port, **common)
-        return TelnetTransport(self.host, self.port, **common)
 
     def _connect_once(self, connect_timeout: float) -> None:
         self.close()
