@@ -218,9 +218,11 @@ async def h_power_cycle(agent: Any, cmd: Command) -> dict[str, Any]:
 
 async def h_selftest(agent: Any, cmd: Command) -> dict[str, Any]:
     trigger = str(cmd.args.get("trigger", "on_demand"))
-    run_id = cmd.args.get("run_id")
-    report = await agent.selftest(trigger=trigger, command_id=cmd.command_id,
-                                  run_id=str(run_id) if run_id else None)
+    run_id = str(cmd.args["run_id"]) if cmd.args.get("run_id") else None
+    if trigger == "inspection":      # an inspection on demand is the whole inspection, drift included
+        report = await agent.inspection(command_id=cmd.command_id, run_id=run_id)
+    else:
+        report = await agent.selftest(trigger=trigger, command_id=cmd.command_id, run_id=run_id)
     return {"run_id": report.run_id, "verdict": report.verdict}
 
 

@@ -194,9 +194,15 @@ class Agent:
                     out.append({"device": dev.id, "key": key, "desired": want, "actual": have})
         return out
 
-    async def inspection(self, *, late: bool = False) -> SelftestReport:
-        report = await self.runner().run(trigger="inspection", late=late)
-        report = report.model_copy(update={"drift": await self.drift()})
+    async def inspection(self, *, late: bool = False, command_id: str | None = None,
+                         run_id: str | None = None) -> SelftestReport:
+        """The monthly inspection: the self-test plus configuration drift; scheduled, or asked for
+        by central as a ``selftest`` command with the ``inspection`` trigger."""
+        report = await self.runner().run(trigger="inspection", late=late, command_id=command_id)
+        update: dict[str, Any] = {"drift": await self.drift()}
+        if run_id:   # central named the run when it asked for it
+            update["run_id"] = run_id
+        report = report.model_copy(update=update)
         self.last_selftest = report
         self.emit(report)
         return report

@@ -26,6 +26,9 @@ from drivers.roles import CheckOutcome, CheckStatus, DeviceCheck, Driver, Identi
 log = logging.getLogger(__name__)
 
 REACHABLE = "reachable"
+#: the site check that measures the uplink (agent/site_checks.py); its figures go to central
+UPLINK_CHECK = "site.uplink"
+UPLINK_FIELDS = ("rtt_ms", "loss", "up_mbps", "down_mbps")
 EVIDENCE_LINES = 20
 Progress = Callable[[CheckResult], None]
 SiteCheck = Callable[["RunState"], Awaitable[list[CheckResult]]]
@@ -98,6 +101,17 @@ def verdict_of(results: Sequence[CheckResult], site: SiteSpec) -> str:
     return verdict
 
 
+def uplink_of(results: Sequence[CheckResult]) -> dict[str, Any] | None:
+    """The uplink figures a run measured, also when they were below the site's minimum (central
+    keeps them for the annual report); None when nothing was measured."""
+    for result in results:
+        if result.name == UPLINK_CHECK and result.status != "skip":
+            figures = {k: result.measured[k] for k in UPLINK_FIELDS if result.measured.get(k) is not None}
+            if figures:
+                return figures
+    return None
+
+
 class SelftestRunner:
     def __init__(self, site: SiteSpec, sessions: Mapping[str, DeviceSession], *,
                  site_checks: Sequence[SiteCheck] = (), reachable_timeout: float | None = None) -> None:
@@ -139,7 +153,7 @@ class SelftestRunner:
                               command_id=command_id,
                               started_at=started_at, finished_at=utcnow(),
                               verdict=verdict_of(collected, self.site), late=late, checks=collected,
-                              inventory=inventory)
+                              inventory=inventory, uplink=uplink_of(collected))
 
     # -- one device ----------------------------------------------------------------------------------
     async def _device(self, dev: DeviceSpec, state: RunState, report: Progress) -> None:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from agent.selftest import REACHABLE, RunState, SiteCheck, evidence_of, skipped
+from agent.selftest import REACHABLE, UPLINK_CHECK, RunState, SiteCheck, evidence_of, skipped
 from contracts.messages import CheckResult
 from drivers.errors import DeviceError
 
@@ -36,26 +36,26 @@ def uplink_check(probe: UplinkProbe | None, timeout: float = 30.0) -> SiteCheck:
     async def check(state: RunState) -> list[CheckResult]:
         site = state.site
         if probe is None:
-            return [skipped(site.id, "site.uplink", "no uplink measurement available on this agent")]
+            return [skipped(site.id, UPLINK_CHECK, "no uplink measurement available on this agent")]
         started = time.monotonic()
         try:
             measured = await asyncio.wait_for(probe(), timeout)
         except TimeoutError:
-            return [CheckResult(device=site.id, name="site.uplink", status="fail",
+            return [CheckResult(device=site.id, name=UPLINK_CHECK, status="fail",
                                 reason=f"uplink measurement gave no result within {timeout:.0f}s",
                                 duration_ms=_took(started))]
         except (OSError, DeviceError) as exc:
-            return [CheckResult(device=site.id, name="site.uplink", status="fail",
+            return [CheckResult(device=site.id, name=UPLINK_CHECK, status="fail",
                                 reason=f"uplink measurement failed: {exc}", duration_ms=_took(started))]
         up = float(measured.get("up_mbps") or 0.0)
         minimum = site.uplink_min_mbps
         status, reason = "pass", ""
         if minimum and up < minimum:
             status, reason = "fail", f"uplink {up:.1f} Mbit/s is below the site minimum {minimum:.1f}"
-        return [CheckResult(device=site.id, name="site.uplink", status=status, reason=reason,
+        return [CheckResult(device=site.id, name=UPLINK_CHECK, status=status, reason=reason,
                             measured={**measured, "minimum_mbps": minimum}, duration_ms=_took(started))]
 
-    return _named("site.uplink", check)
+    return _named(UPLINK_CHECK, check)
 
 
 # -- time ----------------------------------------------------------------------------------------------
