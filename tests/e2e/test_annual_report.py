@@ -88,9 +88,26 @@ class FaultLog:
 
 
 @dataclass
+class InspectionLog:
+    run_id: str
+    posted: datetime
+    done_seen: datetime
+    #: this month's cell of the site's inspections before the run (status, deadline)
+    month_before: dict[str, Any]
+
+    @property
+    def late(self) -> bool:
+        """Per the report's definition: finished after the month's grace period."""
+        deadline = at(self.month_before["deadline"])
+        assert not self.posted <= deadline <= self.done_seen, "the deadline fell during the run"
+        return self.posted > deadline
+
+
+@dataclass
 class Log:
+    begun: datetime
     meetings: list[MeetingLog] = field(default_factory=list)
-    inspections: dict[str, str] = field(default_factory=dict)       # site -> run id
+    inspections: dict[str, InspectionLog] = field(default_factory=dict)
     signed: str = ""
     faults: list[FaultLog] = field(default_factory=list)
     ratings: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -150,20 +167,24 @@ def follow_power_cycle(stack: Stack, device: str, posted: datetime, command_id: 
     return FaultLog(device, posted, down_seen, up_seen, command["result"])
 
 
-def run_inspections(stack: Stack, sites: list[str]) -> dict[str, str]:
+def run_inspections(stack: Stack, months: dict[str, dict[str, Any]]) -> dict[str, InspectionLog]:
     """An inspection run now at each site: the selftest command with the inspection trigger."""
     body = {"kind": "selftest", "args": {"trigger": "inspection"}}
-    commands = {site: post_command(stack, f"{site}.codec", body) for site in sites}
-    runs: dict[str, str] = {}
+    posted = now()
+    commands = {site: post_command(stack, f"{site}.codec", body) for site in months}
+    runs: dict[str, InspectionLog] = {}
     for site, command_id in commands.items():
         command = finished_command(stack, command_id)
         assert command["state"] == "succeeded", command
         run_id = str(command["result"]["run_id"])
         record = stack.wait_for(lambda r=run_id: inspection_record(stack, r), 30,
                                 f"inspection {run_id} stored")
+        runs[site] = InspectionLog(run_id, posted, now(), months[site])
         assert record["site_id"] == site and record["signed_at"] is None, record
         assert record["inventory"], record            # the room's devices identified themselves
-        runs[site] = run_id
+        assert record["uplink"].get("up_mbps"), record["uplink"]          # measured against central
+        assert all("device" in d for d in record["drift"]), record["drift"]
+        assert posted - SLACK <= at(record["started_at"]) <= at(record["finished_at"]) <= now() + SLACK
     return runs
 
 
@@ -239,6 +260,7 @@ def check_calls(before: dict[str, Any], after: dict[str, Any], log: Log, hd_kbps
     hd = [c for c in mine if c[2][0] >= hd_kbps]
     for meeting, site, (rate, resolution, flag) in mine:
         assert flag == (rate >= hd_kbps), (meeting, site, rate, resolution, flag)   # the codec agrees
+        assert not flag or resolution.endswith("1080"), (meeting, site, rate, resolution)
     tb, ta = before["totals"], after["totals"]
     assert ta["calls"] == tb["calls"] + len(mine), (tb, ta)
     assert ta["calls_hd"] == tb["calls_hd"] + len(hd), (tb, ta)
@@ -276,11 +298,26 @@ def check_faults(before: dict[str, Any], after: dict[str, Any], log: Log) -> Non
 
 
 def check_inspections(before: dict[str, Any], after: dict[str, Any], log: Log) -> None:
+    """This month had no inspection at these sites: the run is the month's, done on time or late,
+    and the month is due now if it was not (its deadline passed before the site existed, or is
+    still ahead)."""
+    sb, sa = by_site(before), by_site(after)
+    for site, run in log.inspections.items():
+        was = run.month_before["status"]
+        assert sa[site]["inspections_done"] == sb[site]["inspections_done"] + 1, (site, sb[site], sa[site])
+        assert sa[site]["inspections_due"] == sb[site]["inspections_due"] + (was != "missing"), (site, was)
+        assert sa[site]["inspections_late"] == sb[site]["inspections_late"] + run.late, (site, run)
+
+
+def check_uplink(stack: Stack, before: dict[str, Any], after: dict[str, Any], log: Log) -> None:
+    """Every self-test measures the uplink against central: one more measurement per run."""
     sb, sa = by_site(before), by_site(after)
     for site in log.inspections:
-        # no inspection at these sites this month before: the run is the month's record
-        assert sa[site]["inspections_done"] == sb[site]["inspections_done"] + 1, (site, sb[site], sa[site])
-        assert sa[site]["inspections_due"] >= sa[site]["inspections_done"]
+        runs = [r for r in stack.get(f"/api/v1/sites/{site}/selftests")
+                if r["state"] == "done" and at(r["started_at"]) >= log.begun]
+        added = sa[site]["uplink"]["measurements"] - sb[site]["uplink"]["measurements"]
+        assert added == len(runs) >= 1, (site, added, runs)
+        assert sa[site]["uplink"]["up_mean"] and sa[site]["uplink"]["rtt_mean"] is not None, sa[site]
 
 
 def check_satisfaction(before: dict[str, Any], after: dict[str, Any], log: Log) -> None:
@@ -312,18 +349,18 @@ def test_annual_report_agrees_with_what_the_real_sites_did(stack: Stack) -> None
     tz = stack.get("/api/v1/reports/settings")["report_timezone"]
     year = datetime.now(ZoneInfo(tz)).year
     hd_kbps = min(int(s.expectations["hd_rate_kbps"]) for s in stack.sites)
+    log = Log(begun=now())
     before = annual(stack, year)
     months = stack.get("/api/v1/reports/inspections", year=year, sites=",".join(INSPECTED))
     this_month = datetime.now(ZoneInfo(tz)).month
-    for site in months["sites"]:
-        assert site["months"][this_month - 1]["status"] not in ("done", "late"), site  # see check_inspections
-    log = Log()
+    cells = {s["site_id"]: s["months"][this_month - 1] for s in months["sites"]}
+    assert all(c["status"] not in ("done", "late") for c in cells.values()), cells   # see check_inspections
 
     # A real fault at Xining while Kunming and Lhasa run their monthly inspection.
     posted, cycle = start_power_cycle(stack, POWER_CYCLED)
-    log.inspections = run_inspections(stack, INSPECTED)
+    log.inspections = run_inspections(stack, cells)
     log.faults.append(follow_power_cycle(stack, POWER_CYCLED, posted, cycle))
-    signed_run = log.inspections[INSPECTED[0]]
+    signed_run = log.inspections[INSPECTED[0]].run_id
     signed = stack.post(f"/api/v1/reports/inspections/{signed_run}/signoff", "engineer",
                         {"remarks": "e2e: room checked, nothing to add"})
     assert signed.status_code == 200, signed.text
@@ -350,11 +387,12 @@ def test_annual_report_agrees_with_what_the_real_sites_did(stack: Stack) -> None
     check_faults(before, after, log)
     check_inspections(before, after, log)
     check_satisfaction(before, after, log)
+    check_uplink(stack, before, after, log)
     # the signed-off run stands for its site's month in the inspections view
     months = stack.get("/api/v1/reports/inspections", year=year, sites=",".join(INSPECTED))
     cells = {s["site_id"]: s["months"][this_month - 1] for s in months["sites"]}
     assert cells[INSPECTED[0]]["record_id"] == log.signed and cells[INSPECTED[0]]["signed"], cells
-    assert cells[INSPECTED[1]]["record_id"] == log.inspections[INSPECTED[1]], cells
+    assert cells[INSPECTED[1]]["record_id"] == log.inspections[INSPECTED[1]].run_id, cells
 
     # CSV: the same figures as the JSON of the same moment
     totals = after["totals"]
