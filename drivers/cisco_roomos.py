@@ -37,7 +37,6 @@ from drivers.codec_common import (
     CodecDriverBase,
     LineBuffer,
     call_state,
-    close_quietly,
     opt,
     resolution_for_rate,
     verdict_of,
@@ -126,16 +125,6 @@ class CiscoRoomOSDriver(CodecDriverBase):
         except BaseException:
             self.close()
             raise
-
-    def close(self) -> None:
-        transport, self._transport = self._transport, None
-        self._rx = None
-        close_quietly(transport)
-
-    def _io(self) -> tuple[Transport, LineBuffer]:
-        if self._transport is None or self._rx is None or not self._transport.is_open:
-            raise Disconnected("not connected", device=self.name)
-        return self._transport, self._rx
 
     def _login(self) -> None:
         transport, rx = self._io()

@@ -118,10 +118,21 @@ class CodecDriverBase(Driver):
     host: str
     port: int
     _transport: Transport | None
+    _rx: LineBuffer | None
 
     @property
     def connected(self) -> bool:
         return self._transport is not None and self._transport.is_open
+
+    def close(self) -> None:
+        transport, self._transport = self._transport, None
+        self._rx = None
+        close_quietly(transport)
+
+    def _io(self) -> tuple[Transport, LineBuffer]:
+        if self._transport is None or self._rx is None or not self._transport.is_open:
+            raise Disconnected("not connected", device=self.name)
+        return self._transport, self._rx
 
     def _make_transport(self, connect_timeout: float) -> Transport:
         """SSH (host key pinned), Telnet or raw TCP to the codec's API, as the endpoint says."""

@@ -590,28 +590,8 @@ class CiscoIosRouterDriver(NetmikoRouterDriver):
         return "[OK]" in output and "%Error" not in output
 
     def structured(self, blocks: Blocks) -> dict[str, Any]:
-        glob = blocks.get("", [])
-        hostname = next((x.split(None, 1)[1] for x in glob if x.startswith("hostname ")), "")
-        interfaces: dict[str, Any] = {}
-        for header, lines in blocks.items():
-            if not header:
-                continue
-            addr = next((x.split() for x in lines if x.startswith("ip address ")), None)
-            interfaces[header.split(None, 1)[1]] = {
-                "address": _cidr(addr[2], addr[3]) if addr and len(addr) >= 4 else None,
-                "description": next((x[len("description "):] for x in lines if x.startswith("description ")),
-                                    ""),
-                "enabled": "shutdown" not in lines,
-            }
-        routes = []
-        for x in glob:
-            w = x.split()
-            if x.startswith("ip route ") and len(w) >= 5:
-                routes.append({"prefix": _cidr(w[2], w[3], network=True), "next_hop": w[4]})
-        return {"hostname": hostname, "interfaces": interfaces, "routes": routes,
-                "dns": [x.split()[2] for x in glob if x.startswith("ip name-server ")],
-                "ntp": [x.split()[2] for x in glob if x.startswith("ntp server ")],
-                "lines": glob}
+        return _structured(blocks, hostname="hostname ", route="ip route ", dns="ip name-server ",
+                           ntp="ntp server ")
 
     def desired_lines(self, desired: Mapping[str, Any], current: dict[str, Any]) -> list[str]:
         return _desired_lines(desired, current, hostname="hostname", negate="no", leave="exit",
@@ -695,28 +675,8 @@ class HuaweiVrpRouterDriver(NetmikoRouterDriver):
         return "successfully" in output.lower() and "Error" not in output
 
     def structured(self, blocks: Blocks) -> dict[str, Any]:
-        glob = blocks.get("", [])
-        hostname = next((x.split(None, 1)[1] for x in glob if x.startswith("sysname ")), "")
-        interfaces: dict[str, Any] = {}
-        for header, lines in blocks.items():
-            if not header:
-                continue
-            addr = next((x.split() for x in lines if x.startswith("ip address ")), None)
-            interfaces[header.split(None, 1)[1]] = {
-                "address": _cidr(addr[2], addr[3]) if addr and len(addr) >= 4 else None,
-                "description": next((x[len("description "):] for x in lines if x.startswith("description ")),
-                                    ""),
-                "enabled": "shutdown" not in lines,
-            }
-        routes = []
-        for x in glob:
-            w = x.split()
-            if x.startswith("ip route-static ") and len(w) >= 5:
-                routes.append({"prefix": _cidr(w[2], w[3], network=True), "next_hop": w[4]})
-        return {"hostname": hostname, "interfaces": interfaces, "routes": routes,
-                "dns": [x.split()[2] for x in glob if x.startswith("dns server ")],
-                "ntp": [x.split()[2] for x in glob if x.startswith("ntp-service unicast-server ")],
-                "lines": glob}
+        return _structured(blocks, hostname="sysname ", route="ip route-static ", dns="dns server ",
+                           ntp="ntp-service unicast-server ")
 
     def desired_lines(self, desired: Mapping[str, Any], current: dict[str, Any]) -> list[str]:
         return _desired_lines(desired, current, hostname="sysname", negate="undo", leave="quit",
@@ -814,3 +774,29 @@ def _rejected(message: str, device: str) -> CommandRejected:
     command, error = (m.group(1), m.group(2).strip()) if m else (None, message)
     code = "Error" if error.startswith("Error") else "%"
     return CommandRejected(code, error, device=device, command=command)
+
+
+def _structured(blocks: Blocks, *, hostname: str, route: str, dns: str, ntp: str) -> dict[str, Any]:
+    """The running configuration as data; the keywords are the dialect's (IOS or VRP), the
+    interface and address syntax is the same in both."""
+    glob = blocks.get("", [])
+    interfaces: dict[str, Any] = {}
+    for header, lines in blocks.items():
+        if not header:
+            continue
+        addr = next((x.split() for x in lines if x.startswith("ip address ")), None)
+        interfaces[header.split(None, 1)[1]] = {
+            "address": _cidr(addr[2], addr[3]) if addr and len(addr) >= 4 else None,
+            "description": next((x[len("description "):] for x in lines if x.startswith("description ")), ""),
+            "enabled": "shutdown" not in lines,
+        }
+    routes = []
+    for x in glob:
+        w = x.split()
+        if x.startswith(route) and len(w) >= 5:
+            routes.append({"prefix": _cidr(w[2], w[3], network=True), "next_hop": w[4]})
+    return {"hostname": next((x.split(None, 1)[1] for x in glob if x.startswith(hostname)), ""),
+            "interfaces": interfaces, "routes": routes,
+            "dns": [x.split()[2] for x in glob if x.startswith(dns)],
+            "ntp": [x.split()[2] for x in glob if x.startswith(ntp)],
+            "lines": glob}
