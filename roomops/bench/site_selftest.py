@@ -23,7 +23,7 @@ from roomops.bench.profiles_copy import private_profiles
 from roomops.bench.report import Section
 from roomops.bench.sizes import Sizes
 from roomops.bench.stats import ratio
-from roomops.sim_cli import to_sim_specs
+from roomops.sim_cli import bridge_uris, to_sim_specs
 from simulators.site import SiteSimulation
 
 ONE_SITE = "shanghai-hq"
@@ -77,7 +77,7 @@ def run(sizes: Sizes) -> Section:
         resolved = [load_site(f) for f in sorted((profiles / "sites").glob("*.yaml"))]
         specs = [spec for r in resolved for spec in to_sim_specs(r)]
         sites = {r.id: from_resolved(r) for r in resolved}
-        with SiteSimulation(specs):
+        with SiteSimulation(specs, bridges=bridge_uris(resolved)):  # the MCU the test call dials
             m = asyncio.run(_measure(sites, sizes.selftest_repeats))
     full = _median(m["full"])              # type: ignore[arg-type]
     alone: dict[str, float] = m["alone"]   # type: ignore[assignment]
