@@ -152,7 +152,7 @@ class CodecSimulator(DeviceSimulator):
         if self.pending_address:
             address, self.pending_address = self.pending_address, None
             self.move_to(address)
-        self.update_registration()
+        self.update_registration(booting=True)   # the harness marks the unit up only after on_boot
 
     def reboot_command(self) -> bool:
         """The reboot command arrived: reboot unless the ``ignore-reboot`` fault is on."""
@@ -196,12 +196,13 @@ class CodecSimulator(DeviceSimulator):
             return "Inactive"
         return "Rejected" if "unregistered" in self.faults.extra else "Registered"
 
-    def update_registration(self) -> None:
-        """Register the URI / alias in the fabric exactly while the unit is registered."""
+    def update_registration(self, *, booting: bool = False) -> None:
+        """Register the URI / alias in the fabric exactly while the unit is registered
+        (``booting``: from ``on_boot``, when the unit is about to be up)."""
         for address in self._registered_as:
             self.fabric.unregister(address, self)
         wanted: list[str] = []
-        if not self.down and self.started:
+        if (booting or not self.down) and self.started:
             if self.sip_status() == "Registered":
                 wanted.append(self.settings["sip.uri"])
             if self.h323_status() == "Registered" and self.settings["h323.alias"]:

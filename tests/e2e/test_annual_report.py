@@ -210,7 +210,14 @@ def run_meeting(stack: Stack, sites: list[str], mode: str) -> MeetingLog:
             s["call_state"] == "connected" and s["call"].get("state") == "connected" for s in links.values())
         return links if ok else None
 
-    links = stack.wait_for(all_connected, 90, f"{len(sites)} sites connected")
+    try:
+        links = stack.wait_for(all_connected, 90, f"{len(sites)} sites connected")
+    except AssertionError as exc:       # show where each site got to, and the commands sent
+        states = {s: (link["call_state"], link["call"], link["problem"])
+                  for s, link in by_site(stack.get(f"/api/v1/meetings/{meeting}")).items()}
+        sent = [(c["site_id"], c["kind"], c["state"], c["error"])
+                for c in stack.get("/api/v1/commands", "admin") if c["meeting_id"] == meeting]
+        raise AssertionError(f"{exc}\nsites: {states}\ncommands: {sent}") from exc
     calls = {site: (int(link["call"]["rate_kbps"]), str(link["call"]["resolution"]), bool(link["call"]["hd"]))
              for site, link in links.items()}
 
