@@ -734,16 +734,6 @@ class CiscoRoomOSDriver(CodecDriverBase):
         except Disconnected:
             pass   # the unit went down before its reply reached us: that is the reboot
 
-    def _read_until_dropped(self, deadline: float) -> bool:
-        try:
-            _, rx = self._io()
-            while time.monotonic() < deadline:
-                rx.fill(deadline)
-                rx.data.clear()
-        except Disconnected:
-            return True
-        return False
-
 
 def _unquote(value: str) -> str:
     value = value.strip()

@@ -162,9 +162,16 @@ class CodecDriverBase(Driver):
     def _after_apply(self, changed: list[str]) -> None:
         """Make written settings take effect (a restart on some models) and reconnect."""
 
-    @abstractmethod
     def _read_until_dropped(self, deadline: float) -> bool:
-        """Read until the session drops; False if it is still up at ``deadline``."""
+        """Read (and discard) until the session drops; False if it is still up at ``deadline``."""
+        try:
+            _, rx = self._io()
+            while time.monotonic() < deadline:
+                rx.fill(deadline)
+                rx.data.clear()
+        except Disconnected:
+            return True
+        return False
 
     @abstractmethod
     def wait_for_call(self, call_id: str, states: tuple[str, ...], timeout: float) -> CallInfo | None:

@@ -30,7 +30,7 @@ from drivers.codec_common import (
     resolution_for_rate,
     verdict_of,
 )
-from drivers.errors import AuthError, CommandRejected, DeviceTimeout, Disconnected, ProtocolError
+from drivers.errors import AuthError, CommandRejected, DeviceTimeout, ProtocolError
 from drivers.roles import ApplyReport, CallInfo, Endpoint, Health, Identity
 from drivers.transcript import Transcript
 from drivers.transports.base import Transport
@@ -492,16 +492,6 @@ class PolyGroupDriver(CodecDriverBase):
     def _send_reboot(self) -> None:
         self._ensure_connected()
         self._send("reboot now")
-
-    def _read_until_dropped(self, deadline: float) -> bool:
-        try:
-            _, rx = self._io()
-            while time.monotonic() < deadline:
-                rx.fill(deadline)
-                rx.data.clear()
-        except Disconnected:
-            return True
-        return False
 
 
 def _strip_prompt(line: str) -> str:
