@@ -103,10 +103,6 @@ class CiscoRoomOSDriver(CodecDriverBase):
     def is_tc(self) -> bool:
         return self.release.upper().startswith("TC")
 
-    def connect(self) -> None:
-        if not self.connected:
-            self._connect_once(self.endpoint.timeout)
-
     def _connect_once(self, connect_timeout: float) -> None:
         self.close()
         transport = self._make_transport(connect_timeout)
@@ -688,24 +684,6 @@ class CiscoRoomOSDriver(CodecDriverBase):
             self._carry_host_key(self.host, self._new_host)
             self.host = self._new_host
             self.reconnect_until(time.monotonic() + self.endpoint.boot_time + 30.0)
-
-    def _carry_host_key(self, old: str, new: str) -> None:
-        """We moved the unit ourselves over an authenticated session: pin its key under the new
-        address too, so the reconnect is not refused as an unknown host."""
-        path = self.endpoint.known_hosts
-        if self.endpoint.transport != "ssh" or not path or not os.path.exists(path):
-            return
-        def name(host: str) -> str:
-            return host if self.port == 22 else f"[{host}]:{self.port}"
-
-        keys = paramiko.HostKeys(path)
-        entry = keys.lookup(name(old))
-        if entry is None:
-            return
-        for key_type, key in entry.items():
-            keys.add(name(new), key_type, key)
-        keys.save(path)
-        self.transcript.note(f"host key pinned for {name(new)} (unit moved from {old})")
 
     def _carry_host_key(self, old: str, new: str) -> None:
         """We moved the unit ourselves over an authenticated session: pin its key under the new

@@ -124,6 +124,14 @@ class CodecDriverBase(Driver):
     def connected(self) -> bool:
         return self._transport is not None and self._transport.is_open
 
+    @abstractmethod
+    def _connect_once(self, connect_timeout: float) -> None:
+        """Open a fresh session, log in and set it up (vendor-specific)."""
+
+    def connect(self) -> None:
+        if not self.connected:
+            self._connect_once(self.endpoint.timeout)
+
     def close(self) -> None:
         transport, self._transport = self._transport, None
         self._rx = None

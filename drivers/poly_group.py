@@ -83,10 +83,6 @@ class PolyGroupDriver(CodecDriverBase):
         self.standby_state: str = "unknown"
 
     # session -------------------------------------------------------------------------------------
-    def connect(self) -> None:
-        if not self.connected:
-            self._connect_once(self.endpoint.timeout)
-
     def _connect_once(self, connect_timeout: float) -> None:
         self.close()
         transport = self._make_transport(connect_timeout)
