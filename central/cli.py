@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from central import migrate
+from central.backup import cli as backup_cli
 from central.db import make_engine, make_session_factory, transaction
 from central.models import User
 from central.services import accounts, audit
@@ -62,6 +63,8 @@ def register(subparsers: Any) -> None:
     issue = token.add_parser("issue", help="issue a site token (printed once, stored hashed)")
     issue.add_argument("--site", required=True)
     issue.set_defaults(func=cmd_token_issue)
+
+    backup_cli.register(sub, settings_from)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
