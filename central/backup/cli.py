@@ -6,10 +6,12 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from central.backup.archive import BackupError, backup, restore
 from central.settings import Settings
+
+T = TypeVar("T")
 
 
 def register(sub: Any, settings_from: Callable[[argparse.Namespace], Settings]) -> None:
@@ -27,26 +29,29 @@ def register(sub: Any, settings_from: Callable[[argparse.Namespace], Settings]) 
 
 
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        result = backup(settings, args.dir, keep=args.keep)
-    except (BackupError, OSError) as exc:
-        print(f"roomops central backup: {exc}", file=sys.stderr)
+    result = _attempt("backup", lambda: backup(settings, args.dir, keep=args.keep))
+    if result is None:
         return 2
-    rows = sum(result.tables.values())
     print(f"backup written to {result.path}: {result.database_kind} database, {len(result.tables)} tables, "
-          f"{rows} rows, {result.recordings} recordings")
+          f"{sum(result.tables.values())} rows, {result.recordings} recordings")
     for path in result.pruned:
         print(f"old backup removed: {path}")
     return 0
 
 
 def _restore(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        result = restore(settings, args.path, replace=args.replace)
-    except (BackupError, OSError) as exc:
-        print(f"roomops central restore: {exc}", file=sys.stderr)
+    result = _attempt("restore", lambda: restore(settings, args.path, replace=args.replace))
+    if result is None:
         return 2
-    rows = sum(result.tables.values())
-    print(f"restored {result.path}: {len(result.tables)} tables, {rows} rows, {result.recordings} "
-          f"recordings, schema at revision {result.revision}")
+    print(f"restored {result.path}: {len(result.tables)} tables, {sum(result.tables.values())} rows, "
+          f"{result.recordings} recordings, schema at revision {result.revision}")
     return 0
+
+
+def _attempt(action: str, work: Callable[[], T]) -> T | None:
+    """Run ``work``; a refusal or an I/O error is printed as one line, never a traceback."""
+    try:
+        return work()
+    except (BackupError, OSError) as exc:
+        print(f"roomops central {action}: {exc}", file=sys.stderr)
+        return None

@@ -66,15 +66,7 @@ def _sqlite_path(url: str) -> Path:
 def _sqlite_snapshot(source: Path, target: Path) -> str:
     if not source.is_file():
         raise DatabaseBackupError(f"no SQLite database at {source}")
-    # The online backup API copies a consistent snapshot while central keeps writing (WAL included).
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(target)
-    try:
-        with dst:
-            src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
+    _sqlite_copy(source, target)
     return target.name
 
 
@@ -82,6 +74,11 @@ def _sqlite_load(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     for leftover in (target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
         leftover.unlink(missing_ok=True)
+    _sqlite_copy(source, target)
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """SQLite's online backup API: a consistent copy while central keeps writing (WAL included)."""
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     dst = sqlite3.connect(target)
     try:
