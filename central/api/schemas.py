@@ -3,9 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+
+def _printable(text: str) -> str:
+    """Stored text must render on every page and report: no control character, no lone surrogate
+    (it cannot be encoded as UTF-8, so a PDF or CSV export would fail on it later)."""
+    for char in text:
+        code = ord(char)
+        if code < 32 or code == 127 or 0xD800 <= code <= 0xDFFF:
+            raise ValueError("must not contain control characters or lone surrogates")
+    return text
+
+
+def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 - used like a type
+    """A printable text field of bounded length (see ``_printable``)."""
+    return Annotated[str, Field(min_length=min_length, max_length=max_length), AfterValidator(_printable)]
 
 
 class Out(BaseModel):
@@ -124,10 +148,57 @@ class UplinkOut(Out):
 DEVICE_COMMAND_KINDS = ("reboot", "power_cycle", "standby", "apply_config", "selftest", "uplink_test")
 
 
+class NoArgs(In):
+    pass
+
+
+class StandbyArgs(In):
+    on: bool = True
+    displays: bool = True
+
+
+class SelftestArgs(In):
+    trigger: Literal["on_demand", "inspection"] = "on_demand"
+
+
+ConfigKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")]
+NestedKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+ConfigNumber = (Annotated[int, Field(ge=-(2**53), le=2**53)]
+                | Annotated[float, Field(ge=-(2.0**53), le=2.0**53, allow_inf_nan=False)])
+ConfigScalar = bool | ConfigNumber | Annotated[str, Field(max_length=1000), AfterValidator(_printable)] | None
+ConfigValue = ConfigScalar | list[ConfigScalar] | dict[NestedKey, ConfigScalar | list[ConfigScalar]]
+
+
+class ApplyConfigArgs(In):
+    """Device settings by the driver's key (``network.ipv4.address``, ``routes`` {output: input})."""
+    config: dict[ConfigKey, ConfigValue] = Field(min_length=1, max_length=200)
+
+
+#: the arguments each device command takes; anything else is a 422
+DEVICE_COMMAND_ARGS: dict[str, type[In]] = {
+    "reboot": NoArgs, "power_cycle": NoArgs, "uplink_test": NoArgs, "standby": StandbyArgs,
+    "selftest": SelftestArgs, "apply_config": ApplyConfigArgs,
+}
+
+
 class DeviceCommandIn(In):
     kind: Literal["reboot", "power_cycle", "standby", "apply_config", "selftest", "uplink_test"]
-    args: dict[str, Any] = {}
+    args: dict[str, Any] = Field({}, description="by kind: reboot, power_cycle, uplink_test: none; "
+                                 "standby: on, displays (booleans); selftest: trigger (on_demand | "
+                                 "inspection); apply_config: config {setting key: value}")
     deadline_seconds: float | None = Field(None, gt=0, le=24 * 3600)
+
+    @model_validator(mode="after")
+    def _args_of_kind(self) -> DeviceCommandIn:
+        try:
+            checked = DEVICE_COMMAND_ARGS[self.kind].model_validate(self.args)
+        except ValidationError as exc:
+            # re-raised as a ValueError naming the arguments (pydantic errors cannot nest here)
+            where = "; ".join(f"args.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                              for e in exc.errors(include_input=False, include_url=False)[:5])
+            raise ValueError(where) from None
+        self.args = checked.model_dump(exclude_unset=True)
+        return self
 
 
 class CommandOut(Out):
@@ -233,8 +304,12 @@ class SatisfactionIn(In):
 
 
 # -- relocations, faults, audit ---------------------------------------------------------------------
+#: a venue is named, never a path: the agent looks ``<name>.yaml`` up in its own venue folder
+VENUE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
 class RelocationIn(In):
-    venue: str = Field(min_length=1, max_length=200)
+    venue: str = Field(pattern=VENUE_NAME_PATTERN, description="venue name, e.g. urumqi-convention-center")
 
 
 class RelocationOut(Out):
