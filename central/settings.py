@@ -38,7 +38,7 @@ class Settings(BaseModel):
     #: Longest delay a user name's failures impose (its delay doubles per failure up to this).
     login_max_delay_seconds: float = Field(300.0, gt=0)
     #: argon2 verifies running at once (each holds ~64 MiB): bounds the memory a burst of logins takes.
-    login_concurrent_verifies: int = Field(2, gt=0, le=64)
+    login_concurrent_verifies: int = Field(1, gt=0, le=64)
     #: When set, ``/metrics`` answers only to ``Authorization: Bearer <this token>``.
     metrics_token: SecretStr = SecretStr("")
 
