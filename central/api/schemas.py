@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -27,9 +28,15 @@ def _printable(text: str) -> str:
     return text
 
 
-def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 - used like a type
+def _text(max_length: int, min_length: int = 0) -> Any:
     """A printable text field of bounded length (see ``_printable``)."""
     return Annotated[str, Field(min_length=min_length, max_length=max_length), AfterValidator(_printable)]
+
+
+Name = _text(200)
+Title = _text(300, min_length=1)
+Reason = _text(500, min_length=1)
+Password = _text(1024, min_length=8)
 
 
 class Out(BaseModel):
@@ -63,10 +70,29 @@ class MeOut(BaseModel):
 
 
 # -- admin ------------------------------------------------------------------------------------------
+#: stored values are checked here, at the door, so no row can break a page or a report later
+SITE_ID_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+SiteId = Annotated[str, StringConstraints(pattern=SITE_ID_PATTERN)]
+#: SIP / H.323 / tel URIs: no space, quote or control character (they end up in codec commands)
+URI_PATTERN = r"^[A-Za-z0-9+\[][A-Za-z0-9:@._+;=%\[\]-]{0,254}$"
+CallUri = Annotated[str, StringConstraints(pattern=URI_PATTERN)]
+#: a host codec's far ends: real codecs host a handful; 64 is far above any of them
+MAX_MULTISITE = 64
+
+
+def _timezone(name: str) -> str:
+    if name not in available_timezones():
+        raise ValueError("must be an IANA time zone such as Asia/Shanghai")
+    return name
+
+
+TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_timezone)]
+
+
 class UserIn(In):
-    username: str
-    password: str = Field(min_length=8)
-    roles: list[Literal["viewer", "secretariat", "engineer", "admin"]] = Field(min_length=1)
+    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    password: Password
+    roles: list[Literal["viewer", "secretariat", "engineer", "admin"]] = Field(min_length=1, max_length=4)
 
 
 class UserOut(Out):
@@ -78,12 +104,34 @@ class UserOut(Out):
 
 
 class SiteIn(In):
-    id: str
-    name: str = ""
-    name_zh: str = ""
-    timezone: str = "Asia/Shanghai"
-    codec_uri: str | None = None
-    multisite_capacity: int | None = Field(None, ge=1)
+    id: SiteId
+    name: Name = ""
+    name_zh: Name = ""
+    timezone: TimeZoneName = "Asia/Shanghai"
+    codec_uri: CallUri | None = None
+    multisite_capacity: int | None = Field(None, ge=1, le=MAX_MULTISITE)
+
+
+class SitePatch(In):
+    """Only the fields sent change; ``null`` clears codec_uri or multisite_capacity."""
+    name: Name | None = None
+    name_zh: Name | None = None
+    timezone: TimeZoneName | None = None
+    codec_uri: CallUri | None = None
+    multisite_capacity: int | None = Field(None, ge=1, le=MAX_MULTISITE)
+
+    @model_validator(mode="after")
+    def _something(self) -> SitePatch:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change: send at least one field")
+        for name in ("name", "name_zh", "timezone"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class SiteRetireIn(In):
+    reason: Reason
 
 
 class SiteTokenOut(BaseModel):
@@ -125,6 +173,8 @@ class SiteOut(Out):
     timezone: str
     codec_uri: str | None
     multisite_capacity: int | None
+    retired_at: datetime | None = None
+    retired_by: str | None = None
     agent_connected: bool
     agent_version: str
     connected_at: datetime | None
@@ -246,13 +296,13 @@ class SelftestOut(Out):
 
 # -- meetings ---------------------------------------------------------------------------------------
 class MeetingIn(In):
-    title: str = Field(min_length=1, max_length=300)
+    title: Title
     start: AwareDatetime
     end: AwareDatetime
-    host_site: str
-    sites: list[str] = Field(min_length=1)
+    host_site: SiteId
+    sites: list[SiteId] = Field(min_length=1, max_length=200)
     mode: Literal["bridge", "host"]
-    bridge_uri: str | None = None
+    bridge_uri: CallUri | None = None
 
 
 class MeetingSiteOut(Out):

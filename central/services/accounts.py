@@ -60,6 +60,18 @@ def create_site(
     return site
 
 
+def retire_site(session: Session, site: Site, actor: str) -> list[str]:
+    """Mark the site retired and revoke its agent tokens; returns the revoked token ids."""
+    now = utcnow()
+    site.retired_at, site.retired_by = now, actor
+    tokens = session.scalars(select(AgentToken).where(AgentToken.site_id == site.id,
+                                                      AgentToken.revoked_at.is_(None))).all()
+    for token in tokens:
+        token.revoked_at = now
+    site.agent_connected = False
+    return sorted(t.id for t in tokens)
+
+
 def issue_site_token(session: Session, site_id: str, created_by: str) -> tuple[AgentToken, str]:
     """A new token for the site's agent; the secret is returned once and only its hash is kept."""
     if session.get(Site, site_id) is None:
