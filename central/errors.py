@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,13 +26,21 @@ def _where(loc: tuple[object, ...] | list[object]) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
 
+def _leaf_routes(routes: Iterable[Any]) -> Iterator[BaseRoute]:
+    """Routes of the app and of every included router (FastAPI keeps those nested)."""
+    for route in routes:
+        nested = getattr(route, "original_router", None)
+        if nested is not None:
+            yield from _leaf_routes(nested.routes)
+        elif isinstance(route, BaseRoute):
+            yield route
+
+
 def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     """Every method some route serves at this path (Starlette names only the first route's)."""
     methods: set[str] = set()
     probe = {**scope, "method": "\x00"}          # no route serves it: a path match is PARTIAL
-    for route in app.router.routes:
-        if not isinstance(route, BaseRoute):
-            continue
+    for route in _leaf_routes(app.router.routes):
         match, _ = route.matches(probe)
         if match in (Match.PARTIAL, Match.FULL):
             methods |= set(getattr(route, "methods", None) or ())
