@@ -54,7 +54,9 @@ def register(subparsers: Any) -> None:
 
     rl = sub.add_parser("relocate", help="move the room onto a venue's addresses and settings")
     common(rl)
-    rl.add_argument("--venue", required=True, help="venue profile, e.g. profiles/venues/urumqi-....yaml")
+    rl.add_argument("--venue", required=True,
+                    help="venue name (a file in the venues/ folder beside the sites/ folder) "
+                         "or a venue profile path, e.g. profiles/venues/urumqi-....yaml")
     rl.add_argument("--dry-run", action="store_true", help="show the plan only")
     rl.add_argument("--scan", action="append", default=[], help="extra address to look for devices on")
     rl.add_argument("--json", action="store_true")
@@ -142,7 +144,9 @@ def cmd_relocate(args: argparse.Namespace) -> int:
 
     async def go() -> dict[str, Any]:
         try:
-            return await agent.relocate({"venue": args.venue, "scan": args.scan}, dry_run=args.dry_run)
+            # a path here is the local operator's file; central can only ever name a venue
+            where = "venue_file" if "/" in args.venue or args.venue.endswith(".yaml") else "venue"
+            return await agent.relocate({where: args.venue, "scan": args.scan}, dry_run=args.dry_run)
         finally:
             await agent.stop()
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent import command_args
 from contracts.messages import COMMAND_KINDS, Command, CommandResult, utcnow
 from drivers.errors import DeviceError
 
@@ -137,6 +138,11 @@ class CommandRunner:
         if handler is None:
             known = "known to central but not implemented" if cmd.kind in COMMAND_KINDS else "unknown"
             self._finish(cmd, "failed", {}, f"command kind {cmd.kind!r} is {known} on this agent")
+            return
+        try:
+            cmd = cmd.model_copy(update={"args": command_args.validate(cmd.kind, cmd.args)})
+        except command_args.BadArguments as exc:
+            self._finish(cmd, "failed", {}, f"bad command arguments: {exc}")
             return
         remaining = (cmd.deadline - datetime.now(UTC)).total_seconds()
         try:

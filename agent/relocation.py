@@ -266,17 +266,25 @@ async def _rollback(current: SiteSpec, found_at: Mapping[str, str | None], appli
 
 
 async def relocate_agent(agent: Any, args: Mapping[str, Any], *, dry_run: bool) -> dict[str, Any]:
-    """The ``relocate`` command / CLI: target from ``args["target"]`` (a SiteSpec) or
-    ``args["venue"]`` (a venue profile path, resolved against the agent's site profile)."""
+    """The ``relocate`` command / CLI. The target is ``args["venue"]``: a venue *name*, looked up
+    in the agent's venue directory only (``agent.venues``); what central sends is always a name.
+    Local callers may give ``args["venue_file"]`` (the CLI's ``--venue path``) or ``args["target"]``
+    (a SiteSpec, tests); the command path never carries them (``agent.command_args``)."""
     target = args.get("target")
     if target is None:
-        venue_path = args.get("venue")
-        if not venue_path or getattr(agent, "resolved", None) is None:
-            return {"ok": False, "error": "relocation needs a venue profile path and a profile-loaded site"}
+        if getattr(agent, "resolved", None) is None:
+            return {"ok": False, "error": "relocation needs a venue and a site loaded from its profile"}
         from agent.profiles import load_venue
         from agent.site import from_resolved
+        from agent.venues import VenueUnavailable, load_named_venue, refuse
 
-        venue = load_venue(str(venue_path), agent.resolved)
+        if args.get("venue_file"):
+            venue = load_venue(str(args["venue_file"]), agent.resolved)
+        else:
+            try:
+                venue = load_named_venue(args.get("venue"), agent.resolved)
+            except VenueUnavailable as exc:
+                return refuse(exc)
         target = from_resolved(venue.relocate(agent.resolved))
     factory = agent.driver_factory
     plans = await discover(agent.site, target, factory, scan=args.get("scan", ()))

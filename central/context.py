@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from central.hub.hub import AgentHub
 from central.metrics import Metrics
-from central.ratelimit import LoginRateLimiter
+from central.ratelimit import LoginLimiter, MemoryLoginLimiter
 from central.services.ingest import OrchestrationLimits
 from central.services.wake import take
 from central.settings import Settings
@@ -24,13 +24,14 @@ class AppContext:
     sessions: sessionmaker[Session]
     secret_key: bytes
     metrics: Metrics = field(default_factory=Metrics)
-    limiter: LoginRateLimiter | None = None
+    limiter: LoginLimiter | None = None
     hub: AgentHub | None = None
 
     def __post_init__(self) -> None:
         if self.limiter is None:
             settings = self.settings
-            self.limiter = LoginRateLimiter(settings.login_max_attempts, settings.login_window_seconds)
+            self.limiter = MemoryLoginLimiter(settings.login_max_attempts, settings.login_window_seconds,
+                                              max_delay=settings.login_max_delay_seconds)
         if self.hub is None:
             self.hub = AgentHub(self)
 

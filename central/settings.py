@@ -35,6 +35,12 @@ class Settings(BaseModel):
     cookie_secure: bool = False
     login_max_attempts: int = Field(5, gt=0)
     login_window_seconds: float = Field(300.0, gt=0)
+    #: Longest delay a user name's failures impose (its delay doubles per failure up to this).
+    login_max_delay_seconds: float = Field(300.0, gt=0)
+    #: argon2 verifies running at once (each holds ~64 MiB): bounds the memory a burst of logins takes.
+    login_concurrent_verifies: int = Field(1, gt=0, le=64)
+    #: When set, ``/metrics`` answers only to ``Authorization: Bearer <this token>``.
+    metrics_token: SecretStr = SecretStr("")
 
     command_deadline_seconds: float = Field(300.0, gt=0)
     #: How long after its deadline a delivered command may still report before it is expired.

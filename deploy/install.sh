@@ -90,7 +90,8 @@ if venv_ok "$NEW_VENV"; then
 else
     rm -rf "$NEW_VENV"
     "$PYTHON" -m venv "$NEW_VENV"
-    PIP_NO_INDEX=1 "$NEW_VENV/bin/python" -m pip install --quiet --no-index \
+    # Exactly the locked versions (hash-checked when the lock has hashes), nothing resolved anew.
+    PIP_NO_INDEX=1 "$NEW_VENV/bin/python" -m pip install --quiet --no-index --no-deps \
         --find-links "$BUNDLE/wheels" -r "$BUNDLE/requirements.lock"
     "$NEW_VENV/bin/python" -m pip install --quiet --no-index --no-deps "$BUNDLE"/wheels/roomops-*.whl
     venv_ok "$NEW_VENV" || fail "the new venv does not import RoomOps"

@@ -102,10 +102,13 @@ def _dependency_wheels(lock: Path, wheels: Path, wheels_from: Path | None) -> No
 
 
 def _check_installable(stage: Path) -> None:
-    """The installer's own command, against the wheel folder alone, must resolve."""
-    roomops = next((stage / "wheels").glob("roomops-*.whl"))
-    _pip("install", "--quiet", "--dry-run", "--ignore-installed", "--no-index",
-         "--find-links", str(stage / "wheels"), "-r", str(stage / "requirements.lock"), str(roomops))
+    """The installer's own commands, against the wheel folder alone, must resolve: every pin of
+    the lock (hash-checked when it has hashes), and RoomOps with all it depends on."""
+    wheels = str(stage / "wheels")
+    roomops = str(next((stage / "wheels").glob("roomops-*.whl")))
+    common = ("install", "--quiet", "--dry-run", "--ignore-installed", "--no-index", "--find-links", wheels)
+    _pip(*common, "--no-deps", "-r", str(stage / "requirements.lock"))
+    _pip(*common, roomops)
 
 
 def _write_sums(stage: Path) -> None:

@@ -78,6 +78,9 @@ class IssueList:
     def add(self, path: KeyPath, message: str) -> None:
         self.items.append(Issue(self.file, self.line_of(path), tuple(path), message))
 
+    def add_at(self, path: KeyPath, line: int | None, message: str) -> None:
+        self.items.append(Issue(self.file, line, tuple(path), message))
+
     def extend(self, issues: Iterable[Issue]) -> None:
         self.items.extend(issues)
 

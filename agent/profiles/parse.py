@@ -7,6 +7,7 @@ path say where it is.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
@@ -49,9 +50,27 @@ def parse_file(cls: type[M], path: str | Path) -> tuple[M | None, dict[KeyPath, 
         return cls.model_validate(data), lines, issues
     except ValidationError as exc:
         for err in exc.errors(include_input=False, include_url=False):
-            loc = tuple(p for p in err["loc"] if p != "[key]")
+            raw = tuple(err["loc"])
+            if "[key]" in raw:       # a mapping key that fails its rule: name the mapping, not the key
+                cut = raw.index("[key]") - 1
+                issues.add_at(raw[:cut], issues.line_of(raw[:cut + 1]), "key: " + describe_error(cls, err))
+                continue
+            loc = raw
+            if err["type"] == "extra_forbidden" and not _plain_key(loc[-1]):
+                # not a key name but a line of text (``root:$6$...`` parses as a key): it may be a
+                # secret, so the issue names the mapping it stands in and its line, never the text
+                issues.add_at(loc[:-1], issues.line_of(loc), describe_error(cls, err))
+                continue
             issues.add(loc, describe_error(cls, err))
         return None, lines, issues
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
+
+
+def _plain_key(key: object) -> bool:
+    """A key that looks like a key name (a typo such as ``adress``), safe to repeat."""
+    return isinstance(key, str) and _PLAIN_KEY.fullmatch(key) is not None
 
 
 def describe_error(cls: type[BaseModel], err: Any) -> str:

@@ -8,6 +8,9 @@ the line YAML reports.
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +18,38 @@ import yaml
 
 from agent.profiles.errors import Issue, IssueList, KeyPath, ProfileError
 
+#: no profile is larger (shipped ones are a few KB): a device file or a huge file fails at once
+MAX_PROFILE_BYTES = 1024 * 1024
+#: quoted text inside a YAML error ("found undefined alias 'x'"): it is the file's content
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def read_bounded(path: str | Path, limit: int = MAX_PROFILE_BYTES) -> str:
+    """A regular file's text, at most ``limit`` bytes (``OSError`` / ``UnicodeDecodeError`` else).
+    Opened without blocking, so a FIFO or ``/dev/zero`` is refused instead of read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path}: not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"{path}: larger than {limit} bytes")
+    return data.decode("utf-8")
+
+
+def _generic(problem: str) -> str:
+    return _QUOTED.sub("(...)", problem)
+
 
 def load_yaml(path: str | Path) -> tuple[Any, dict[KeyPath, int]]:
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError([Issue(file, None, (), f"cannot read: {exc}")]) from None
+        text = read_bounded(path)
+    except OSError as exc:
+        raise ProfileError([Issue(file, None, (), f"cannot read: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError:
+        raise ProfileError([Issue(file, None, (), "cannot read: not UTF-8 text")]) from None
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -35,10 +63,10 @@ def load_yaml(path: str | Path) -> tuple[Any, dict[KeyPath, int]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = _generic(exc.problem or exc.context or "invalid YAML")
         raise ProfileError([Issue(file, line, (), f"YAML syntax: {problem}")]) from None
-    except yaml.YAMLError as exc:
-        raise ProfileError([Issue(file, None, (), f"YAML syntax: {exc}")]) from None
+    except yaml.YAMLError:
+        raise ProfileError([Issue(file, None, (), "YAML syntax: not valid YAML")]) from None
     finally:
         loader.dispose()
     return data, lines
@@ -72,4 +100,4 @@ def _scalar_key(node: yaml.Node) -> Any:
             except ValueError:
                 return node.value
         return node.value
-    return repr(node.value)
+    return "(a complex key)"      # never its text: that is the file's content

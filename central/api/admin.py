@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, status
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from central.api.deps import Principal, admin, get_ctx
-from central.api.schemas import SiteIn, SiteOut, SiteTokenOut, UserIn, UserOut
+from central.api.deps import Principal, SitePath, TokenPath, admin, get_ctx
+from central.api.schemas import SiteIn, SiteOut, SitePatch, SiteRetireIn, SiteTokenOut, UserIn, UserOut
 from central.context import AppContext
 from central.models import Site, User
 from central.services import accounts, audit
@@ -50,12 +51,55 @@ def add_site(body: SiteIn, user: Principal = Depends(admin), ctx: AppContext = D
         raise _conflict_or_invalid(exc) from exc
 
 
+@router.patch("/sites/{site}", response_model=SiteOut)
+def edit_site(site: SitePath, body: SitePatch, user: Principal = Depends(admin),
+              ctx: AppContext = Depends(get_ctx)) -> Site:
+    """Change a site's names, time zone, codec URI or multisite capacity (audited: before and after)."""
+    with ctx.unit() as session:
+        row = _site(session, site)
+        if row.retired_at is not None:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"site {site!r} is retired")
+        changes = {}
+        for name in sorted(body.model_fields_set):
+            before, after = getattr(row, name), getattr(body, name)
+            if before != after:
+                changes[name] = {"before": before, "after": after}
+                setattr(row, name, after)
+        audit.record(session, actor=user.username, action="site.edit", target=site, outcome="succeeded",
+                     detail={"changes": changes})
+        session.flush()
+        return row
+
+
+@router.post("/sites/{site}/retire", response_model=SiteOut)
+def retire_site(site: SitePath, body: SiteRetireIn, user: Principal = Depends(admin),
+                ctx: AppContext = Depends(get_ctx)) -> Site:
+    """Retire a site: its agent tokens are revoked, it takes no new meetings or tokens; its row,
+    history and reports stay (a retired site still appears in the reports of its period)."""
+    with ctx.unit() as session:
+        row = _site(session, site)
+        if row.retired_at is not None:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"site {site!r} is already retired")
+        revoked = accounts.retire_site(session, row, user.username)
+        audit.record(session, actor=user.username, action="site.retire", target=site, outcome="succeeded",
+                     detail={"reason": body.reason, "tokens_revoked": revoked})
+        session.flush()
+        return row
+
+
+def _site(session: Session, site_id: str) -> Site:
+    row = session.get(Site, site_id)
+    if row is None:
+        raise HTTPException(404, f"no site {site_id!r}")
+    return row
+
+
 @router.post("/sites/{site}/tokens", response_model=SiteTokenOut, status_code=201)
-def issue_token(site: str, user: Principal = Depends(admin),
+def issue_token(site: SitePath, user: Principal = Depends(admin),
                 ctx: AppContext = Depends(get_ctx)) -> SiteTokenOut:
     with ctx.unit() as session:
-        if session.get(Site, site) is None:
-            raise HTTPException(404, f"no site {site!r}")
+        if _site(session, site).retired_at is not None:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"site {site!r} is retired: no new agent tokens")
         row, secret = accounts.issue_site_token(session, site, user.username)
         audit.record(session, actor=user.username, action="token.issue", target=site, outcome="succeeded",
                      detail={"token_id": row.id})
@@ -63,7 +107,7 @@ def issue_token(site: str, user: Principal = Depends(admin),
 
 
 @router.delete("/sites/{site}/tokens/{token_id}", status_code=204)
-def revoke_token(site: str, token_id: str, user: Principal = Depends(admin),
+def revoke_token(site: SitePath, token_id: TokenPath, user: Principal = Depends(admin),
                  ctx: AppContext = Depends(get_ctx)) -> None:
     with ctx.unit() as session:
         if accounts.revoke_site_token(session, site, token_id) is None:

@@ -5,14 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
 from central.context import AppContext
 from central.models import User
 from central.security import csrf_token_for, read_access_token
 from central.services import audit
+
+#: path ids are bounded at the door: a database id is a 64-bit integer, text ids are short
+MAX_INT_ID = 2**63 - 1
+IntId = Annotated[int, Path(ge=1, le=MAX_INT_ID)]
+TextId = Annotated[str, Path(min_length=1, max_length=128)]
+SitePath = Annotated[str, Path(min_length=1, max_length=64)]
+TokenPath = Annotated[str, Path(min_length=1, max_length=32)]
 
 SESSION_COOKIE = "roomops_session"
 CSRF_COOKIE = "roomops_csrf"

@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import select
 
-from central.api.deps import Principal, get_ctx, reader
+from central.api.deps import IntId, Principal, get_ctx, reader
 from central.api.schemas import AuditOut, CommandOut, FaultDetailOut, FaultOut
 from central.context import AppContext
 from central.models import AuditEntry, CommandRow, Fault
@@ -31,7 +31,7 @@ def list_faults(open: bool | None = None, site: str | None = None, device: str |
 
 
 @router.get("/faults/{fault_id}", response_model=FaultDetailOut)
-def fault_detail(fault_id: int, _: Principal = Depends(reader),
+def fault_detail(fault_id: IntId, _: Principal = Depends(reader),
                  ctx: AppContext = Depends(get_ctx)) -> FaultDetailOut:
     """A fault with the commands run against its device while it was open."""
     with ctx.unit() as session:

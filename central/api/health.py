@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
+
 from anyio import to_thread
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select, text
 
@@ -24,7 +26,26 @@ async def healthz(ctx: AppContext = Depends(get_ctx)) -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+def metrics_access(request: Request, ctx: AppContext = Depends(get_ctx)) -> None:
+    """With ``ROOMOPS_METRICS_TOKEN`` set, only ``Authorization: Bearer <token>`` may scrape."""
+    expected = ctx.settings.metrics_token.get_secret_value()
+    if not expected:
+        return
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), expected.encode()):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "metrics need the scrape token (Bearer)",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+METRICS_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+          "description": "Prometheus text format"},
+    401: {"description": "ROOMOPS_METRICS_TOKEN is set and the bearer token is missing or wrong"},
+}
+
+
+@router.get("/metrics", response_class=PlainTextResponse, responses=METRICS_RESPONSES,  # type: ignore[arg-type]
+            dependencies=[Depends(metrics_access)])
 async def metrics(ctx: AppContext = Depends(get_ctx)) -> PlainTextResponse:
     def counts() -> tuple[int, dict[str, int]]:
         with ctx.unit() as session:

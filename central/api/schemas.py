@@ -3,9 +3,40 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+
+def _printable(text: str) -> str:
+    """Stored text must render on every page and report: no control character, no lone surrogate
+    (it cannot be encoded as UTF-8, so a PDF or CSV export would fail on it later)."""
+    for char in text:
+        code = ord(char)
+        if code < 32 or code == 127 or 0xD800 <= code <= 0xDFFF:
+            raise ValueError("must not contain control characters or lone surrogates")
+    return text
+
+
+def _text(max_length: int, min_length: int = 0) -> Any:
+    """A printable text field of bounded length (see ``_printable``)."""
+    return Annotated[str, Field(min_length=min_length, max_length=max_length), AfterValidator(_printable)]
+
+
+Name = _text(200)
+Title = _text(300, min_length=1)
+Reason = _text(500, min_length=1)
+Password = _text(1024, min_length=8)
 
 
 class Out(BaseModel):
@@ -39,10 +70,29 @@ class MeOut(BaseModel):
 
 
 # -- admin ------------------------------------------------------------------------------------------
+#: stored values are checked here, at the door, so no row can break a page or a report later
+SITE_ID_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+SiteId = Annotated[str, StringConstraints(pattern=SITE_ID_PATTERN)]
+#: SIP / H.323 / tel URIs: no space, quote or control character (they end up in codec commands)
+URI_PATTERN = r"^[A-Za-z0-9+\[][A-Za-z0-9:@._+;=%\[\]-]{0,254}$"
+CallUri = Annotated[str, StringConstraints(pattern=URI_PATTERN)]
+#: a host codec's far ends: real codecs host a handful; 64 is far above any of them
+MAX_MULTISITE = 64
+
+
+def _timezone(name: str) -> str:
+    if name not in available_timezones():
+        raise ValueError("must be an IANA time zone such as Asia/Shanghai")
+    return name
+
+
+TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_timezone)]
+
+
 class UserIn(In):
-    username: str
-    password: str = Field(min_length=8)
-    roles: list[Literal["viewer", "secretariat", "engineer", "admin"]] = Field(min_length=1)
+    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")
+    password: Password
+    roles: list[Literal["viewer", "secretariat", "engineer", "admin"]] = Field(min_length=1, max_length=4)
 
 
 class UserOut(Out):
@@ -54,12 +104,34 @@ class UserOut(Out):
 
 
 class SiteIn(In):
-    id: str
-    name: str = ""
-    name_zh: str = ""
-    timezone: str = "Asia/Shanghai"
-    codec_uri: str | None = None
-    multisite_capacity: int | None = Field(None, ge=1)
+    id: SiteId
+    name: Name = ""
+    name_zh: Name = ""
+    timezone: TimeZoneName = "Asia/Shanghai"
+    codec_uri: CallUri | None = None
+    multisite_capacity: int | None = Field(None, ge=1, le=MAX_MULTISITE)
+
+
+class SitePatch(In):
+    """Only the fields sent change; ``null`` clears codec_uri or multisite_capacity."""
+    name: Name | None = None
+    name_zh: Name | None = None
+    timezone: TimeZoneName | None = None
+    codec_uri: CallUri | None = None
+    multisite_capacity: int | None = Field(None, ge=1, le=MAX_MULTISITE)
+
+    @model_validator(mode="after")
+    def _something(self) -> SitePatch:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change: send at least one field")
+        for name in ("name", "name_zh", "timezone"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class SiteRetireIn(In):
+    reason: Reason
 
 
 class SiteTokenOut(BaseModel):
@@ -101,6 +173,8 @@ class SiteOut(Out):
     timezone: str
     codec_uri: str | None
     multisite_capacity: int | None
+    retired_at: datetime | None = None
+    retired_by: str | None = None
     agent_connected: bool
     agent_version: str
     connected_at: datetime | None
@@ -124,10 +198,57 @@ class UplinkOut(Out):
 DEVICE_COMMAND_KINDS = ("reboot", "power_cycle", "standby", "apply_config", "selftest", "uplink_test")
 
 
+class NoArgs(In):
+    pass
+
+
+class StandbyArgs(In):
+    on: bool = True
+    displays: bool = True
+
+
+class SelftestArgs(In):
+    trigger: Literal["on_demand", "inspection"] = "on_demand"
+
+
+ConfigKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")]
+NestedKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+ConfigNumber = (Annotated[int, Field(ge=-(2**53), le=2**53)]
+                | Annotated[float, Field(ge=-(2.0**53), le=2.0**53, allow_inf_nan=False)])
+ConfigScalar = bool | ConfigNumber | Annotated[str, Field(max_length=1000), AfterValidator(_printable)] | None
+ConfigValue = ConfigScalar | list[ConfigScalar] | dict[NestedKey, ConfigScalar | list[ConfigScalar]]
+
+
+class ApplyConfigArgs(In):
+    """Device settings by the driver's key (``network.ipv4.address``, ``routes`` {output: input})."""
+    config: dict[ConfigKey, ConfigValue] = Field(min_length=1, max_length=200)
+
+
+#: the arguments each device command takes; anything else is a 422
+DEVICE_COMMAND_ARGS: dict[str, type[In]] = {
+    "reboot": NoArgs, "power_cycle": NoArgs, "uplink_test": NoArgs, "standby": StandbyArgs,
+    "selftest": SelftestArgs, "apply_config": ApplyConfigArgs,
+}
+
+
 class DeviceCommandIn(In):
     kind: Literal["reboot", "power_cycle", "standby", "apply_config", "selftest", "uplink_test"]
-    args: dict[str, Any] = {}
+    args: dict[str, Any] = Field({}, description="by kind: reboot, power_cycle, uplink_test: none; "
+                                 "standby: on, displays (booleans); selftest: trigger (on_demand | "
+                                 "inspection); apply_config: config {setting key: value}")
     deadline_seconds: float | None = Field(None, gt=0, le=24 * 3600)
+
+    @model_validator(mode="after")
+    def _args_of_kind(self) -> DeviceCommandIn:
+        try:
+            checked = DEVICE_COMMAND_ARGS[self.kind].model_validate(self.args)
+        except ValidationError as exc:
+            # re-raised as a ValueError naming the arguments (pydantic errors cannot nest here)
+            where = "; ".join(f"args.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                              for e in exc.errors(include_input=False, include_url=False)[:5])
+            raise ValueError(where) from None
+        self.args = checked.model_dump(exclude_unset=True)
+        return self
 
 
 class CommandOut(Out):
@@ -175,13 +296,13 @@ class SelftestOut(Out):
 
 # -- meetings ---------------------------------------------------------------------------------------
 class MeetingIn(In):
-    title: str = Field(min_length=1, max_length=300)
+    title: Title
     start: AwareDatetime
     end: AwareDatetime
-    host_site: str
-    sites: list[str] = Field(min_length=1)
+    host_site: SiteId
+    sites: list[SiteId] = Field(min_length=1, max_length=200)
     mode: Literal["bridge", "host"]
-    bridge_uri: str | None = None
+    bridge_uri: CallUri | None = None
 
 
 class MeetingSiteOut(Out):
@@ -233,8 +354,12 @@ class SatisfactionIn(In):
 
 
 # -- relocations, faults, audit ---------------------------------------------------------------------
+#: a venue is named, never a path: the agent looks ``<name>.yaml`` up in its own venue folder
+VENUE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
 class RelocationIn(In):
-    venue: str = Field(min_length=1, max_length=200)
+    venue: str = Field(pattern=VENUE_NAME_PATTERN, description="venue name, e.g. urumqi-convention-center")
 
 
 class RelocationOut(Out):

@@ -55,9 +55,13 @@ def _health(session: Session, site_id: str) -> HealthSummary:
 
 
 @router.get("/sites", response_model=list[SiteOut])
-def list_sites(_: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> list[SiteOut]:
+def list_sites(_: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx),
+               include_retired: bool = Query(False, description="also list retired sites")) -> list[SiteOut]:
+    query = select(Site).order_by(Site.id)
+    if include_retired is not True:       # direct callers (the dashboard) pass no value: active only
+        query = query.where(Site.retired_at.is_(None))
     with ctx.unit() as session:
-        return [_site_out(ctx, s) for s in session.scalars(select(Site).order_by(Site.id))]
+        return [_site_out(ctx, s) for s in session.scalars(query)]
 
 
 @router.get("/sites/{site}", response_model=SiteDetailOut)

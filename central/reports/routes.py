@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.api.deps import SESSION_COOKIE, Permission, Principal, admin, engineer, get_ctx, reader
+from central.api.deps import SESSION_COOKIE, IntId, Permission, Principal, admin, engineer, get_ctx, reader
 from central.context import AppContext
 from central.models import Fault, Recording, Site, utcnow
 from central.reports import (
@@ -241,7 +241,7 @@ def _fault(session: Session, fault_id: int) -> Fault:
 
 
 @router.get("/reports/faults/{fault_id}", summary="One fault record")
-def fault_record(fault_id: int, request: Request, format: Format = "json", lang: str | None = None,
+def fault_record(fault_id: IntId, request: Request, format: Format = "json", lang: str | None = None,
                  user: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
     language = _lang(request, lang)
     with ctx.unit() as session:
@@ -270,7 +270,7 @@ class CloseIn(BaseModel):
 
 
 @router.post("/reports/faults/{fault_id}/notes", status_code=201, summary="Add a note to a fault")
-def fault_note(fault_id: int, body: NoteIn, user: Principal = Depends(engineer),
+def fault_note(fault_id: IntId, body: NoteIn, user: Principal = Depends(engineer),
                ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
     with ctx.unit() as session:
         fault = _fault(session, fault_id)
@@ -281,7 +281,7 @@ def fault_note(fault_id: int, body: NoteIn, user: Principal = Depends(engineer),
 
 
 @router.post("/reports/faults/{fault_id}/close", summary="Close a fault by hand, with a reason")
-def fault_close(fault_id: int, body: CloseIn, user: Principal = Depends(engineer),
+def fault_close(fault_id: IntId, body: CloseIn, user: Principal = Depends(engineer),
                 ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
     try:
         with ctx.unit() as session:

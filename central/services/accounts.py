@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from zoneinfo import available_timezones
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,8 +50,13 @@ def create_site(
     session: Session, site_id: str, *, name: str = "", name_zh: str = "", timezone: str = "Asia/Shanghai",
     codec_uri: str | None = None, multisite_capacity: int | None = None,
 ) -> Site:
-    if not SITE_ID.match(site_id):
+    if not SITE_ID.fullmatch(site_id):
         raise AccountError("site id: lowercase letters, digits, _ or -, starting with a letter")
+    # the CLI comes here without the API's schema: a bad time zone would break every report later
+    if timezone not in available_timezones():
+        raise AccountError("timezone: must be an IANA time zone such as Asia/Shanghai")
+    if multisite_capacity is not None and not 1 <= multisite_capacity <= 64:
+        raise AccountError("multisite capacity: 1 to 64")
     if session.get(Site, site_id) is not None:
         raise AlreadyExists(f"site {site_id!r} already exists")
     site = Site(id=site_id, name=name or site_id.title(), name_zh=name_zh, timezone=timezone,
@@ -58,6 +64,18 @@ def create_site(
     session.add(site)
     session.flush()
     return site
+
+
+def retire_site(session: Session, site: Site, actor: str) -> list[str]:
+    """Mark the site retired and revoke its agent tokens; returns the revoked token ids."""
+    now = utcnow()
+    site.retired_at, site.retired_by = now, actor
+    tokens = session.scalars(select(AgentToken).where(AgentToken.site_id == site.id,
+                                                      AgentToken.revoked_at.is_(None))).all()
+    for token in tokens:
+        token.revoked_at = now
+    site.agent_connected = False
+    return sorted(t.id for t in tokens)
 
 
 def issue_site_token(session: Session, site_id: str, created_by: str) -> tuple[AgentToken, str]:

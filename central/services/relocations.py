@@ -48,8 +48,11 @@ def on_command_final(session: Session, command: CommandRow) -> None:
     if row is None:
         return
     ok = command.state == "succeeded"
+    # a dry run "succeeds" as a command even when the plan cannot be carried out (a venue the
+    # agent cannot use, a device not found): the agent's own verdict decides
+    refused = ok and command.kind == "relocate_plan" and command.result.get("ok") is False
     if command.kind == "relocate_plan":
-        row.state = "planned" if ok else "plan_failed"
+        row.state = "planned" if ok and not refused else "plan_failed"
         if ok:
             plan = command.result.get("plan", command.result)
             # the agent's plan is a list of per-device steps inside its result: keep the result
@@ -57,5 +60,8 @@ def on_command_final(session: Session, command: CommandRow) -> None:
     else:
         row.state = "applied" if ok else "apply_failed"
         row.result = dict(command.result)
-    row.error = None if ok else f"{command.state}: {command.error or 'no reason given'}"
+    if refused:
+        row.error = f"plan_failed: {command.result.get('error') or 'the plan has problems'}"
+    else:
+        row.error = None if ok else f"{command.state}: {command.error or 'no reason given'}"
     row.updated_at = utcnow()

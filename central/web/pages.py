@@ -51,7 +51,8 @@ def _page(request: Request, ctx: AppContext, template: str, page: str, section: 
         return _login_redirect(request)
     lang = request_language(request)
     session_token = request.cookies.get(SESSION_COOKIE, "")
-    caps = {"meetings": user.can(Permission.MEETINGS), "devices": user.can(Permission.DEVICES)}
+    caps = {"meetings": user.can(Permission.MEETINGS), "devices": user.can(Permission.DEVICES),
+            "admin": user.can(Permission.ADMIN)}
     role = next((r for r in ROLE_ORDER if r in user.roles), "viewer")
     return render(
         template, lang, page=page, section=section, nav=NAV, caps=caps,

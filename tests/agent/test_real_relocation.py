@@ -28,7 +28,7 @@ def relocate(ts: SiteCopy, state: Path, *, dry_run: bool) -> tuple[dict[str, Any
     async def go() -> tuple[dict[str, Any], dict[str, str]]:
         agent = agent_for(ts.load(), state)
         try:
-            result = await agent.relocate({"venue": str(ts.venue_file)}, dry_run=dry_run)
+            result = await agent.relocate({"venue": ts.venue_file.stem}, dry_run=dry_run)
             return result, {i: s.spec.endpoint.host for i, s in agent.sessions.items()}
         finally:
             await agent.stop()

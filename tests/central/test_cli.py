@@ -47,6 +47,8 @@ def test_init_site_token_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert roomops("site", "add", "urumqi", "--name", "Urumqi", "--name-zh", "乌鲁木齐")[0] == 0
     code, _, err = roomops("site", "add", "urumqi")
     assert code == 2 and "already exists" in err
+    code, _, err = roomops("site", "add", "mars", "--timezone", "Mars/Olympus_Mons")
+    assert code == 2 and "IANA time zone" in err        # a bad zone would break every report later
     code, token, err = roomops("token", "issue", "--site", "urumqi")
     assert code == 0 and token.startswith("rst_") and "shown once" in err
     assert roomops("token", "issue", "--site", "nowhere")[0] == 2

@@ -100,6 +100,8 @@ MATRIX: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/v1/recordings/{recording_id}/file", DL, None),
     ("POST", "/api/v1/recordings/{recording_id}/verify", D, None),
     ("POST", "/api/v1/recordings/retention/apply", A, None),
+    ("PATCH", "/api/v1/sites/{site}", A, lambda: {"name": "Urumqi Office"}),
+    ("POST", "/api/v1/sites/{site}/retire", A, lambda: {"reason": "the office closed"}),   # last: it retires
 ]
 #: Not role-gated: sign-in itself, and the agent-token endpoints (tested in test_uplink.py and
 #: test_recording_uploads.py).

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from central.metrics import Metrics
-from central.ratelimit import LoginRateLimiter
+from central.ratelimit import LoginThrottled, MemoryLoginLimiter
 from central.security import (
     csrf_token_for,
     hash_password,
@@ -74,16 +74,34 @@ def test_site_tokens() -> None:
     assert site_token_id("Bearer abc") is None and site_token_id("rst__x") is None
 
 
-def test_login_rate_limiter_window() -> None:
-    limiter = LoginRateLimiter(max_attempts=3, window_seconds=10)
-    for t in (0, 1, 2):
-        assert limiter.retry_after("u", now=t) == 0
-        limiter.failed("u", now=t)
-    assert limiter.retry_after("u", now=3) == pytest.approx(7)
-    assert limiter.retry_after("other", now=3) == 0
-    assert limiter.retry_after("u", now=10.5) == 0      # the first failure left the window
-    limiter.succeeded("u")
-    assert limiter.retry_after("u", now=3) == 0
+def test_login_limiter_counts_before_the_check_and_backs_off_per_address() -> None:
+    limiter = MemoryLoginLimiter(max_attempts=3, window_seconds=100, base_delay=10, max_delay=40)
+    for t in (0, 1, 2):                        # reserved before the check: counted at once
+        limiter.reserve("admin", "10.0.0.9", now=t)
+    with pytest.raises(LoginThrottled) as caught:
+        limiter.reserve("admin", "10.0.0.9", now=3)
+    assert caught.value.retry_after == pytest.approx(9)
+    limiter.reserve("admin", "10.0.0.7", now=3)   # the real user, from her own address
+    assert limiter.retry_after("viewer", "10.0.0.9", now=3) == 0
+    waits = []
+    for t in (12, 32, 72, 112):                   # each further failure doubles the wait, up to 40 s
+        limiter.failed(limiter.reserve("admin", "10.0.0.9", now=t), now=t)
+        waits.append(limiter.retry_after("admin", "10.0.0.9", now=t))
+    assert waits == [20, 40, 40, 40]
+    assert limiter.retry_after("admin", "10.0.0.9", now=213) == 0     # quiet for a window: forgotten
+
+
+def test_a_success_takes_back_only_its_own_attempt() -> None:
+    limiter = MemoryLoginLimiter(max_attempts=5, window_seconds=100, address_factor=4)
+    for user in ("a", "b", "c", "d", "e"):       # spraying from one address: 4 wrong each
+        for _ in range(4):
+            limiter.failed(limiter.reserve(user, "10.0.0.9", now=1), now=1)
+        # the attacker signs in to his own account in between: clears nothing of the others
+        if user != "e":
+            limiter.succeeded(limiter.reserve("mallory", "10.0.0.9", now=1))
+    with pytest.raises(LoginThrottled):
+        limiter.reserve("mallory", "10.0.0.9", now=2)
+    limiter.reserve("a", "10.0.0.10", now=2)          # the users themselves, elsewhere
 
 
 def test_metrics_text_format() -> None:

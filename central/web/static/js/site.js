@@ -1,7 +1,7 @@
 // One site: devices (state, identity, firmware), engineer actions with their progress, self-test
 // history with evidence, availability over time, and relocation with the plan shown before apply.
 import {
-  caps, clear, confirmAction, el, fmtAgo, fmtTime, get, items, notice, onChange, pill, post, serialised,
+  api, caps, clear, confirmAction, el, fmtAgo, fmtTime, get, items, notice, onChange, pill, post, serialised,
   showError, siteName, t,
 } from "./core.js";
 import { checksTable } from "./checks.js";
@@ -204,6 +204,37 @@ async function watchRelocation(id, out) {
   if (["planning", "applying"].includes(relocation.state)) setTimeout(() => watchRelocation(id, out), 1000);
 }
 
+// -- admin: edit and retire (audited on the server) -----------------------------------------------------------
+function field(name, label, value, attrs = {}) {
+  return el("label", { class: "field" }, t(label), " ", el("input", { name, value: value ?? "", ...attrs }));
+}
+
+async function editSite() {
+  const form = el("div", { class: "site-edit" },
+    field("name", "site.admin_name", site.name), field("name_zh", "site.admin_name_zh", site.name_zh),
+    field("timezone", "site.admin_timezone", site.timezone),
+    field("codec_uri", "site.admin_codec_uri", site.codec_uri),
+    field("multisite_capacity", "site.admin_capacity", site.multisite_capacity, { type: "number", min: 1, max: 64 }));
+  if (!(await confirmAction(t("site.admin_edit_title", { site: siteName(site) }), { confirmLabel: t("site.admin_save"), body: form }))) return;
+  const value = (name) => form.querySelector(`[name="${name}"]`).value;
+  const body = {};
+  for (const name of ["name", "name_zh", "timezone"]) if (value(name).trim() !== (site[name] ?? "")) body[name] = value(name).trim();
+  const uri = value("codec_uri").trim() || null;
+  if (uri !== (site.codec_uri ?? null)) body.codec_uri = uri;
+  const capacity = value("multisite_capacity") === "" ? null : Number(value("multisite_capacity"));
+  if (capacity !== (site.multisite_capacity ?? null)) body.multisite_capacity = capacity;
+  if (!Object.keys(body).length) return;
+  try { await api("PATCH", `/sites/${siteId}`, body); render(); } catch (err) { showError(err); }
+}
+
+async function retireSite() {
+  const reason = el("input", { name: "reason", required: true });
+  const body = el("label", { class: "field" }, t("site.admin_retire_reason"), " ", reason);
+  const question = t("site.admin_retire_confirm", { site: siteName(site) });
+  if (!(await confirmAction(question, { confirmLabel: t("site.admin_retire"), danger: true, body }))) return;
+  try { await post(`/sites/${siteId}/retire`, { reason: reason.value.trim() }); render(); } catch (err) { showError(err); }
+}
+
 // -- page ---------------------------------------------------------------------------------------------------
 let built = false;
 const render = serialised(async () => {
@@ -218,7 +249,9 @@ const render = serialised(async () => {
     clear(root,
       el("div", { class: "meeting-head" }, el("h1", { id: "site-title" }), el("span", { id: "site-agent" }),
         el("span", { class: "spacer" }),
-        caps.devices ? el("button", { class: "primary", "data-action": "selftest", onclick: selftest }, t("site.run_selftest")) : null),
+        caps.devices ? el("button", { class: "primary", "data-action": "selftest", onclick: selftest }, t("site.run_selftest")) : null,
+        caps.admin ? el("button", { id: "site-edit", "data-action": "edit-site", onclick: editSite }, t("site.admin_edit")) : null,
+        caps.admin ? el("button", { id: "site-retire", class: "danger", "data-action": "retire-site", onclick: retireSite }, t("site.admin_retire")) : null),
       el("ul", { id: "progress", class: "progress-list", "aria-live": "polite" }),
       el("h2", {}, t("site.devices")), el("div", { id: "devices-box" }),
       el("h2", {}, t("site.availability")), el("p", { class: "muted" }, t("site.availability_hint")),
@@ -229,7 +262,12 @@ const render = serialised(async () => {
   }
   document.getElementById("site-title").textContent = siteName(site);
   clear(document.getElementById("site-agent"),
-    pill(site.agent_connected ? "up" : "down", `${t("overview.agent")}: ${site.agent_connected ? t("overview.agent_up") : t("overview.agent_down")}`));
+    pill(site.agent_connected ? "up" : "down", `${t("overview.agent")}: ${site.agent_connected ? t("overview.agent_up") : t("overview.agent_down")}`),
+    site.retired_at ? pill("retired", t("site.admin_retired", { when: fmtTime(site.retired_at) })) : null);
+  for (const id of ["site-edit", "site-retire"]) {
+    const button = document.getElementById(id);
+    if (button) button.hidden = Boolean(site.retired_at);
+  }
   const runs = items(runData, "selftests");
   clear(document.getElementById("devices-box"), devicesTable(devices, measuredIdentities(runs)));
   clear(document.getElementById("availability-box"), availability ? availabilityTable(availability) : "");

@@ -1,0 +1,100 @@
+"""The lock files match pyproject.toml: every dependency (and what its extras pull in) is pinned
+at a version its specifier allows, with hashes, as a plain ``name==version`` list that scripts
+and the offline bundle can install from. After changing a dependency run ``scripts/lock``."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parent.parent
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
+
+
+def project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def pins(lock: str) -> dict[str, Version]:
+    """name -> pinned version; every entry carries at least one sha256 hash."""
+    text = (ROOT / lock).read_text()
+    found: dict[str, Version] = {}
+    entries = re.split(r"\n(?=[A-Za-z0-9])", text)
+    for entry in entries:
+        match = PIN.match(entry)
+        if match is None:
+            assert entry.startswith("#") or not entry.strip(), f"{lock}: not a pinned entry: {entry[:80]!r}"
+            continue
+        name = canonicalize_name(match.group(1))
+        assert "--hash=sha256:" in entry, f"{lock}: {name} has no hash"
+        assert name not in found, f"{lock}: {name} pinned twice"
+        found[name] = Version(match.group(2))
+    assert found, f"{lock}: no pins"
+    return found
+
+
+def required(requirements: list[str]) -> list[Requirement]:
+    """The requirements and, for each requested extra, what that extra pulls in (from the
+    installed distribution's metadata), for this platform."""
+    out: list[Requirement] = []
+    env = default_environment()
+    for text in requirements:
+        req = Requirement(text)
+        if req.marker is not None and not req.marker.evaluate(env):
+            continue
+        out.append(req)
+        for extra in req.extras:
+            for dep in importlib.metadata.requires(req.name) or []:
+                sub = Requirement(dep)
+                if sub.marker is not None and sub.marker.evaluate({**env, "extra": extra}) \
+                        and not sub.marker.evaluate({**env, "extra": ""}):
+                    out.append(sub)
+    return out
+
+
+@pytest.mark.parametrize(("lock", "extras"),
+                         [("requirements.lock", ()), ("requirements-test.lock", ("test",))])
+def test_the_lock_pins_every_dependency_within_its_specifier(lock: str, extras: tuple[str, ...]) -> None:
+    meta = project()
+    wanted = list(meta["dependencies"])
+    for extra in extras:
+        wanted += meta["optional-dependencies"][extra]
+    locked = pins(lock)
+    problems = []
+    for req in required(wanted):
+        name = canonicalize_name(req.name)
+        if name not in locked:
+            problems.append(f"{req} is not in {lock}")
+        elif not req.specifier.contains(locked[name], prereleases=True):
+            problems.append(f"{lock} pins {name}=={locked[name]}, outside {req.specifier}")
+    assert problems == [], "run scripts/lock:\n" + "\n".join(problems)
+
+
+def test_runtime_and_test_locks_agree() -> None:
+    runtime, test = pins("requirements.lock"), pins("requirements-test.lock")
+    assert runtime.keys() <= test.keys()
+    assert {n: v for n, v in runtime.items() if test[n] != v} == {}
+
+
+def test_the_locks_name_no_index_or_local_path() -> None:
+    for lock in ("requirements.lock", "requirements-test.lock"):
+        text = (ROOT / lock).read_text()
+        for forbidden in ("--index-url", "--extra-index-url", "--find-links", "file:", "-e ", "/work/"):
+            assert forbidden not in text, f"{lock} mentions {forbidden!r}"
+
+
+def test_the_floors_are_what_the_code_needs() -> None:
+    """Minimum versions the code relies on (a floor below them installs a broken RoomOps)."""
+    floors = {canonicalize_name(Requirement(r).name): Requirement(r).specifier
+              for r in project()["dependencies"] + project()["optional-dependencies"]["test"]}
+    assert not floors["websockets"].contains("12.0")          # websockets.asyncio.client: 13
+    assert not floors["pytest-asyncio"].contains("0.23.8")    # asyncio_default_fixture_loop_scope
+    assert not floors["schemathesis"].contains("3.39")        # the 4.x Python API
