@@ -18,6 +18,7 @@ from typing import Any
 from agent.actions import HANDLERS
 from agent.commands import CommandRunner, CommandStore
 from agent.coordinator import Coordinator
+from agent.disk import DiskWriter
 from agent.driver_config import comparable
 from agent.link import CentralLink
 from agent.outbox import Outbox
@@ -67,14 +68,16 @@ class Agent:
         self.resolved: Any = None         # the profile object the site came from, when loaded from YAML
         self.sessions: dict[str, DeviceSession] = {
             d.id: DeviceSession(d, driver_factory) for d in site.devices}
-        self.outbox = Outbox(self.state_dir / "outbox.sqlite")
+        #: every write to the state directory's databases goes through this one thread
+        self.disk = DiskWriter()
+        self.outbox = Outbox(self.state_dir / "outbox.sqlite", self.disk)
         #: the meeting the room's calls belong to (set by prepare/connect, cleared by disconnect)
         self.call_meeting: str | None = None
         self.coordinators = {i: Coordinator(s, site.id, self.emit, meeting=lambda: self.call_meeting)
                              for i, s in self.sessions.items()}
-        store = CommandStore(self.state_dir / "commands.sqlite")
+        store = CommandStore(self.state_dir / "commands.sqlite", self.disk)
         self.commands = CommandRunner(self, store, HANDLERS, self.emit)
-        self.scheduler = AgentScheduler(self, self.state_dir)
+        self.scheduler = AgentScheduler(self, self.state_dir, self.disk)
         self.link: CentralLink | None = None
         self._link_task: asyncio.Task[None] | None = None
         self.meetings: list[Any] = []
@@ -123,6 +126,7 @@ class Agent:
             self.link = CentralLink(
                 self.config.central, self.config.token, self.site.id, self.outbox, hello=self.hello,
                 on_command=self.on_command, on_schedule=self.on_schedule,
+                on_unreadable_command=self.commands.refuse_unreadable,
                 heartbeat_interval=self.config.heartbeat_interval)
             self.link.backoff.initial = self.config.link_backoff_initial
             self.link.backoff.cap = self.config.link_backoff_cap
@@ -139,6 +143,7 @@ class Agent:
         await asyncio.gather(*(s.aclose() for s in self.sessions.values()))
         self.commands.store.close()
         self.outbox.close()
+        self.disk.close()
 
     async def run_forever(self) -> None:
         await self.start()
@@ -154,6 +159,8 @@ class Agent:
     async def on_schedule(self, schedule: Schedule) -> None:
         self.meetings = list(schedule.meetings)
         jobs = self.scheduler.set_meetings(self.meetings)
+        if self.scheduler.store is not None:
+            await self.scheduler.store.flushed()    # on disk before central hears "received"
         log.info("schedule from central: %d meetings, %d pre-meeting tests", len(self.meetings), len(jobs))
 
     # -- work ------------------------------------------------------------------------------------------

@@ -3,11 +3,12 @@ self-test (a configurable lead before each meeting central has scheduled) and th
 inspection.
 
 Meeting and inspection jobs live in an SQLite job store in the agent's state directory, so they
-survive restarts and run when central is unreachable. A persistent job must be a module-level
-function, so jobs name the site and find the running agent in ``_AGENTS``. A job missed while
-the agent was down runs on start if still useful (its grace window: a pre-meeting test is useful
-until the meeting starts) and reports itself as late; one missed beyond its grace is reported
-as a ``job_missed`` event.
+survive restarts and run when central is unreachable; the store answers from memory and its
+writes go through the agent's disk writer (``agent.jobstore``), never blocking the event loop.
+A persistent job must be a module-level function, so jobs name the site and find the running
+agent in ``_AGENTS``. A job missed while the agent was down runs on start if still useful (its
+grace window: a pre-meeting test is useful until the meeting starts) and reports itself as
+late; one missed beyond its grace is reported as a ``job_missed`` event.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from agent.disk import DiskWriter
+from agent.jobstore import WriteBehindJobStore
 from contracts.messages import Event, MeetingSchedule
 
 log = logging.getLogger(__name__)
@@ -88,10 +90,12 @@ def next_inspection(now: datetime, tz: str, day: int, hour: int, minute: int = 0
 
 
 class AgentScheduler:
-    def __init__(self, agent: Any, state_dir: Path) -> None:
+    def __init__(self, agent: Any, state_dir: Path, writer: DiskWriter | None = None) -> None:
         self.agent = agent
         self.site = agent.site.id
         self.path = Path(state_dir) / "jobs.sqlite"
+        self.writer = writer or DiskWriter("agent-jobs")
+        self.store: WriteBehindJobStore | None = None
         self.scheduler: AsyncIOScheduler | None = None
         #: (meeting id, start) of every pre-meeting test planned since this agent started: central
         #: resends the schedule on every change (another meeting, a start), and a test already run
@@ -101,9 +105,9 @@ class AgentScheduler:
     def start(self) -> None:
         cfg = self.agent.config
         _AGENTS[self.site] = self.agent
+        self.store = WriteBehindJobStore(self.path, self.writer)
         self.scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{self.path}"),
-                       "memory": MemoryJobStore()},
+            jobstores={"default": self.store, "memory": MemoryJobStore()},
             job_defaults={"coalesce": True, "misfire_grace_time": 3600, "max_instances": 1},
             timezone=UTC)
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_ERROR)

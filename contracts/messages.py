@@ -197,8 +197,9 @@ class SelftestReport(Envelope):
     verdict: Literal["ready", "degraded", "not_ready"]
     late: bool = False                    # ran after its scheduled time (agent was down)
     checks: list[CheckResult] = Field([], max_length=MAX_LIST)
-    inventory: list[DeviceInfo] = Field([], max_length=MAX_DEVICES)   # monthly inspection: identities, firmware
-    drift: list[dict[str, Any]] = Field([], max_length=MAX_LIST)     # monthly inspection: config off the profile
+    #: monthly inspection: identities and firmware; configuration differing from the profile
+    inventory: list[DeviceInfo] = Field([], max_length=MAX_DEVICES)
+    drift: list[dict[str, Any]] = Field([], max_length=MAX_LIST)
     uplink: dict[str, Any] | None = None  # rtt_ms, loss, up_mbps, down_mbps
 
 
@@ -292,18 +293,19 @@ _TYPES = frozenset({"hello", "status", "selftest", "event", "command_result", "c
                     "heartbeat"})
 
 
-def parse_message(raw: str | bytes) -> Any:
-    """Parse one JSON frame into its message model, or raise ``BadMessage`` with the reason.
-
-    Size and depth are checked first (``contracts.limits``), so no frame raises anything else.
-    """
+def load_frame(raw: str | bytes) -> Any:
+    """The frame's JSON value after the size and depth checks, or ``BadMessage``."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     try:
-        value = load_bounded(text)
+        return load_bounded(text)
     except (FrameTooLarge, FrameTooDeep) as exc:
         raise BadMessage(str(exc)) from exc
     except ValueError as exc:
         raise BadMessage(f"not JSON: {exc}") from exc
+
+
+def parse_value(value: Any) -> Any:
+    """A frame's JSON value (from ``load_frame``) as its message model, or ``BadMessage``."""
     kind = value.get("type") if isinstance(value, dict) else None
     if isinstance(kind, str) and kind not in _TYPES:
         msg_id = value.get("msg_id")
@@ -314,6 +316,14 @@ def parse_message(raw: str | bytes) -> Any:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise BadMessage(f"invalid message at {where or '<root>'}: {first.get('msg')}") from exc
+
+
+def parse_message(raw: str | bytes) -> Any:
+    """Parse one JSON frame into its message model, or raise ``BadMessage`` with the reason.
+
+    Size and depth are checked first (``contracts.limits``), so no frame raises anything else.
+    """
+    return parse_value(load_frame(raw))
 
 
 @cache

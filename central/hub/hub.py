@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from central.hub import delivery
-from central.hub.connection import AgentConnection
+from central.hub.connection import CLOSE_REVOKED, AgentConnection
 from central.hub.writer import BatchWriter
 
 if TYPE_CHECKING:
@@ -85,6 +85,23 @@ class AgentHub:
             self._mark_due(command_sites, schedule_sites)
         else:
             loop.call_soon_threadsafe(self._mark_due, command_sites, schedule_sites)
+
+    def close_links_for(self, site_ids: Iterable[str] = (), token_ids: Iterable[str] = (), *,
+                        reason: str = "the site's credentials were revoked") -> int:
+        """Close the open links of these sites or tokens at once (revocation, a disabled site).
+
+        Thread-safe; returns how many links are being closed. The one entry point for whoever learns
+        of a revocation (the admin API here; another instance's notification later).
+        """
+        sites, tokens = set(site_ids), set(token_ids)
+        with self._lock:
+            doomed = [c for c in self._connections.values() if c.site_id in sites or c.token_id in tokens]
+        loop = self._loop
+        if not doomed or loop is None or loop.is_closed():
+            return 0
+        for conn in doomed:
+            asyncio.run_coroutine_threadsafe(conn.close(CLOSE_REVOKED, reason), loop)
+        return len(doomed)
 
     async def close_all(self) -> None:
         with self._lock:
