@@ -34,7 +34,7 @@ from central.services.ingest import (
     refuse_agent,
     touch_site,
 )
-from contracts.limits import MAX_FRAME_BYTES, sniff
+from contracts.limits import MAX_FRAME_BYTES, sniff, valid_id
 from contracts.messages import (
     CLOSE_INCOMPATIBLE,
     CLOSE_REVOKED,
@@ -64,6 +64,8 @@ CLOSE_REPLACED = 4000        # the site connected again
 CLOSE_SILENT = 4008          # no message within the heartbeat allowance
 __all__ = ["CLOSE_INCOMPATIBLE", "CLOSE_REVOKED"]
 
+#: the key of a reject for a frame without a usable msg_id
+NO_MSG_ID = "<no msg_id>"
 #: database errors that pass (connection lost, lock or pool wait): the agent sends the frame again
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
@@ -168,7 +170,7 @@ class AgentConnection:
         try:
             value = load_frame(raw)
         except BadMessage as exc:
-            await self._reject(raw, *sniff(raw[:4096]), str(exc))
+            await self._reject(raw, *sniff(raw[:65536]), str(exc))
             return
         reason = incompatibility(value)
         if reason is not None:
@@ -181,8 +183,8 @@ class AgentConnection:
             return
         except BadMessage as exc:
             msg_id, kind = value.get("msg_id"), value.get("type")
-            await self._reject(raw, msg_id if isinstance(msg_id, str) else None,
-                               kind if isinstance(kind, str) else None, str(exc))
+            await self._reject(raw, msg_id if valid_id(msg_id) else None,
+                               kind[:32] if isinstance(kind, str) else None, str(exc))
             return
         if msg.site != self.site_id:
             log.warning("site %s: message claims site %r; closing", self.site_id, msg.site)
@@ -244,13 +246,15 @@ class AgentConnection:
         if msg_id:
             await self.send(Ack(site=self.site_id, ack_ids=[], rejected={msg_id: reason},
                                 kept=[msg_id] if kept else []))
+        else:   # no usable id to name: the reject still says why (no outbox row can match it)
+            await self.send(Ack(site=self.site_id, ack_ids=[], rejected={NO_MSG_ID: reason}))
 
     async def _incompatible(self, raw: str, value: Any, reason: str) -> None:
         kind = value.get("type") if isinstance(value, dict) else None
         if kind != "hello":
             msg_id = value.get("msg_id") if isinstance(value, dict) else None
-            await self._reject(raw, msg_id if isinstance(msg_id, str) else None,
-                               kind if isinstance(kind, str) else None, reason)
+            await self._reject(raw, msg_id if valid_id(msg_id) else None,
+                               kind[:32] if isinstance(kind, str) else None, reason)
             return
         version = value.get("agent_version") if isinstance(value, dict) else None
         version = version if isinstance(version, str) else "?"

@@ -213,8 +213,8 @@ def foreign_device(site_id: str, msg: Any) -> None:
                 raise ForeignDevice("data.device must be a device id of this site")
             ids.append(named)
     elif isinstance(msg, SelftestReport):
-        # site checks name the site itself
-        ids = [c.device for c in msg.checks if c.device != site_id] + [info.id for info in msg.inventory]
+        # site checks name the site itself; another site's inventory entries are ignored on ingest
+        ids = [c.device for c in msg.checks if c.device != site_id]
     else:
         return
     for device_id in ids:
