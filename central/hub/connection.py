@@ -182,7 +182,8 @@ class AgentConnection:
             await self._reject(raw, exc.msg_id, exc.kind, str(exc))
             return
         except BadMessage as exc:
-            msg_id, kind = value.get("msg_id"), value.get("type")
+            fields = value if isinstance(value, dict) else {}
+            msg_id, kind = fields.get("msg_id"), fields.get("type")
             await self._reject(raw, msg_id if valid_id(msg_id) else None,
                                kind[:32] if isinstance(kind, str) else None, str(exc))
             return

@@ -67,7 +67,10 @@ def major_of(value: Any) -> int | None:
 
 
 def incompatibility(value: Any) -> str | None:
-    """Why a frame's schema version cannot be read here, or None."""
+    """Why a frame's schema version cannot be read here, or None (also for a frame not an object:
+    that one fails validation with its own reason)."""
+    if not isinstance(value, dict):
+        return None
     major = major_of(value)
     if major == SCHEMA_VERSION:
         return None
