@@ -42,8 +42,9 @@ def central_server(tmp_path: Path, loopback: str) -> Iterator[tuple[RunningServe
 
 def _start(state: Path, server: RunningServer, token: str, mode: str, count: int) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "tests.agent.skew_proc", str(state), server.base_url, token,
-                             SITE, mode, str(count)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    argv = [sys.executable, "-m", "tests.agent.skew_proc", str(state), server.base_url, token, SITE, mode,
+            str(count)]
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
