@@ -239,3 +239,49 @@ async def test_hub_close_links_for_sites(server: RunningServer, seeded: Seeded) 
         return "lhasa" not in server.ctx.hub.connected_sites
 
     await wait_for(gone, what="link forgotten")
+
+
+def _fuzzed_frames() -> list[str]:
+    """A seeded sample of bad and odd frames from the contracts' fuzz strategies."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tests.contracts.test_frames_fuzz import envelopes, json_values, nested
+
+    frames: list[str] = []
+
+    @settings(max_examples=120, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.one_of(st.text(max_size=200), json_values.map(json.dumps), envelopes().map(json.dumps),
+                     st.integers(min_value=30, max_value=50_000).map(nested)))
+    def collect(frame: str) -> None:
+        frames.append(frame)
+
+    collect()
+    return frames
+
+
+def _quiet(frame: str) -> bool:
+    from contracts.messages import BadMessage, Heartbeat, parse_message
+
+    try:
+        return isinstance(parse_message(frame), Ack | Heartbeat)
+    except BadMessage:
+        return False
+
+
+async def test_fuzzed_frames_become_rejects_and_the_link_stays_up(server: RunningServer,
+                                                                 seeded: Seeded) -> None:
+    frames = _fuzzed_frames()
+    async with FakeAgent(server.ws_url, "urumqi", seeded.tokens["urumqi"]) as agent:
+        await agent.wait(lambda: agent.schedules, what="schedule")
+        for frame in frames:
+            await agent.send_raw(frame)
+        probe = await agent.send(Status(site="urumqi", devices=[DeviceStatus(id="urumqi.codec", up=True)]))
+        await agent.wait_acked(probe, timeout=60)
+        assert agent.closed_code is None
+        # every frame was answered (ack or reject) except the acks and heartbeats, which need none
+        silent = sum(1 for f in frames if _quiet(f))
+        answers = [m for m in agent.received if isinstance(m, Ack)]
+        assert len(answers) == 2 + len(frames) - silent        # + the hello's and the probe's acks
+    assert count(server, Device) == 3           # nothing created a device
