@@ -73,6 +73,7 @@ class CentralLink:
                  on_command: Callable[[Command], Awaitable[None]],
                  on_schedule: Callable[[Schedule], Awaitable[None]],
                  on_unreadable_command: Callable[[str, str], Awaitable[None]] | None = None,
+                 on_session: Callable[[], None] | None = None,
                  heartbeat_interval: float = 15.0, window: int = 50,
                  backoff: Backoff | None = None, open_timeout: float = 10.0) -> None:
         self.url = link_url(central)
@@ -83,6 +84,7 @@ class CentralLink:
         self._on_command = on_command
         self._on_schedule = on_schedule
         self._on_unreadable_command = on_unreadable_command
+        self._on_session = on_session
         self.heartbeat_interval = heartbeat_interval
         self.window = window
         self.backoff = backoff or Backoff(initial=1.0, cap=60.0, jitter=0.3)
@@ -110,7 +112,7 @@ class CentralLink:
     async def run(self) -> None:
         """Stay connected until cancelled."""
         self._loop = asyncio.get_running_loop()
-        self.outbox.on_put(self.wake)
+        self.outbox.on_put(self.wake)      # once, also when supervision restarts run()
         failing = False
         while not self._stopping:
             delay = 0.0
@@ -150,6 +152,8 @@ class CentralLink:
         self.outbox.forget_sent()
         await ws.send(dump_message(self._hello()))
         self.connected.set()
+        if self._on_session is not None:
+            self._on_session()
         tasks = [asyncio.create_task(self._sender(ws), name="link-send"),
                  asyncio.create_task(self._receiver(ws), name="link-recv"),
                  asyncio.create_task(self._heartbeat(ws), name="link-heartbeat")]

@@ -101,8 +101,9 @@ class Outbox:
         self.replaced = 0
 
     def on_put(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` (from the putting thread) after every new message."""
-        self._listeners.append(callback)
+        """Call ``callback`` (from the putting thread) after every new message (registered once)."""
+        if callback not in self._listeners:
+            self._listeners.append(callback)
 
     # -- writing -----------------------------------------------------------------------------------
     def put(self, message: BaseModel) -> str:

@@ -1,4 +1,4 @@
-"""The agent's jobs on APScheduler 3.x: health polling, outbox flushing, the pre-meeting
+"""The agent's jobs on APScheduler 3.x: outbox flushing, the pre-meeting
 self-test (a configurable lead before each meeting central has scheduled) and the monthly
 inspection.
 
@@ -41,16 +41,31 @@ def _late(agent: Any, scheduled_for: str) -> bool:
 
 
 # -- jobs (module level: they are stored by reference) ----------------------------------------------
+def _failed(agent: Any, job: str, exc: Exception) -> None:
+    """A scheduled job failed: logged once with the traceback, counted, reported; the next run of
+    the job (or the next job) is its restart."""
+    restarts = agent.tasks.failed(f"job:{job}", exc)
+    log.error("scheduled job %s failed", job, exc_info=exc)
+    try:
+        agent.report_failure(f"job:{job}", exc, restarts)
+    except Exception:  # noqa: BLE001 - the outbox itself may be what failed
+        log.debug("job %s: reporting the failure failed too", job, exc_info=True)
+
+
 async def run_premeeting(site: str, meeting_id: str, scheduled_for: str) -> None:
     agent = _AGENTS.get(site)
     if agent is None:
         log.error("pre-meeting test for %s: no agent running for site %s", meeting_id, site)
         return
-    late = _late(agent, scheduled_for)
-    if late:
-        agent.emit(Event(site=site, kind="job_late", data={"job": f"{PREMEETING}{meeting_id}",
-                                                           "scheduled_for": scheduled_for}))
-    await agent.selftest(trigger="pre_meeting", meeting_id=meeting_id, late=late)
+    try:
+        late = _late(agent, scheduled_for)
+        if late:
+            agent.emit(Event(site=site, kind="job_late", data={"job": f"{PREMEETING}{meeting_id}",
+                                                               "scheduled_for": scheduled_for}))
+        await agent.selftest(trigger="pre_meeting", meeting_id=meeting_id, late=late)
+        agent.tasks.ok("job:premeeting")
+    except Exception as exc:  # noqa: BLE001 - supervised: a failing job never goes unnoticed
+        _failed(agent, "premeeting", exc)
 
 
 async def run_inspection(site: str, scheduled_for: str) -> None:
@@ -61,14 +76,11 @@ async def run_inspection(site: str, scheduled_for: str) -> None:
     late = _late(agent, scheduled_for)
     try:
         await agent.inspection(late=late)
+        agent.tasks.ok("job:inspection")
+    except Exception as exc:  # noqa: BLE001 - supervised: a failing job never goes unnoticed
+        _failed(agent, "inspection", exc)
     finally:
         agent.scheduler.schedule_inspection()
-
-
-async def run_poll(site: str) -> None:
-    agent = _AGENTS.get(site)
-    if agent is not None:
-        await agent.poll_all()
 
 
 async def run_flush(site: str) -> None:
@@ -112,11 +124,6 @@ class AgentScheduler:
             timezone=UTC)
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
         self.scheduler.start()
-        if cfg.poll_interval > 0:
-            self.scheduler.add_job(run_poll, "interval", seconds=cfg.poll_interval, args=[self.site],
-                                   id="poll", jobstore="memory", replace_existing=True,
-                                   next_run_time=datetime.now(UTC), coalesce=True,
-                                   misfire_grace_time=max(1, int(cfg.poll_interval)))
         self.scheduler.add_job(run_flush, "interval", seconds=cfg.flush_interval, args=[self.site],
                                id="flush", jobstore="memory", replace_existing=True, coalesce=True,
                                misfire_grace_time=max(1, int(cfg.flush_interval)))
