@@ -2,12 +2,16 @@
 
 Branch offices sit behind NAT, so the agent dials out, authenticates with the site token
 (``Authorization: Bearer <token>`` on the handshake), says ``hello``, then streams the outbox in
-order and removes each message only when central's ``ack`` names it, in ``ack_ids`` or in
-``rejected`` (central will never ingest that one: it is logged with central's reason and dropped,
-not resent forever). Central sends commands and meeting schedules on the same socket; the agent
+order and removes each message only when central's ``ack`` names it: in ``ack_ids`` (ingested),
+or in ``rejected`` and ``kept`` (central set it aside as a dead letter with its reason). A
+rejected message central did not keep is parked in the outbox's own table: never resent in a
+loop, never deleted. Central sends commands and meeting schedules on the same socket; the agent
 acks them after handing them over (a command's ``msg_id`` is its ``command_id``; the ack marks it
-running). A heartbeat every ``heartbeat_interval`` (15 s; central drops a link silent for about
-three of its own intervals); reconnects back off exponentially with jitter.
+running). A frame from central this agent cannot read (a newer central's message type or
+command) is never dropped in silence: a command is answered with an ``unsupported`` result, any
+other frame with a rejecting ack. A heartbeat every ``heartbeat_interval`` (15 s; central drops a
+link silent for about three of its own intervals); reconnects back off exponentially with
+jitter, the longest wait when central refused the token or the agent's schema version.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -26,16 +31,24 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from agent.backoff import Backoff
 from agent.outbox import Outbox
+from contracts.limits import sniff
 from contracts.messages import (
+    CLOSE_INCOMPATIBLE,
+    CLOSE_REVOKED,
     Ack,
     BadMessage,
     Command,
     Heartbeat,
     Hello,
     Schedule,
+    UnknownType,
     dump_message,
     parse_message,
 )
+
+#: close codes after which a quick retry cannot help (a refused token, an incompatible version)
+LASTING_CLOSE = frozenset({1008, CLOSE_REVOKED, CLOSE_INCOMPATIBLE})
+_COMMAND_ID = re.compile(r'"command_id"\s*:\s*"([A-Za-z0-9][A-Za-z0-9._:-]{0,63})"')
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +72,8 @@ class CentralLink:
                  hello: Callable[[], Hello],
                  on_command: Callable[[Command], Awaitable[None]],
                  on_schedule: Callable[[Schedule], Awaitable[None]],
+                 on_unreadable_command: Callable[[str, str], Awaitable[None]] | None = None,
+                 on_session: Callable[[], None] | None = None,
                  heartbeat_interval: float = 15.0, window: int = 50,
                  backoff: Backoff | None = None, open_timeout: float = 10.0) -> None:
         self.url = link_url(central)
@@ -68,6 +83,8 @@ class CentralLink:
         self._hello = hello
         self._on_command = on_command
         self._on_schedule = on_schedule
+        self._on_unreadable_command = on_unreadable_command
+        self._on_session = on_session
         self.heartbeat_interval = heartbeat_interval
         self.window = window
         self.backoff = backoff or Backoff(initial=1.0, cap=60.0, jitter=0.3)
@@ -95,7 +112,7 @@ class CentralLink:
     async def run(self) -> None:
         """Stay connected until cancelled."""
         self._loop = asyncio.get_running_loop()
-        self.outbox.on_put(self.wake)
+        self.outbox.on_put(self.wake)      # once, also when supervision restarts run()
         failing = False
         while not self._stopping:
             delay = 0.0
@@ -114,7 +131,12 @@ class CentralLink:
                 self.last_error = f"central refused the link: HTTP {code}"
                 # A refused token will not fix itself in seconds: wait the longest.
                 delay = self.backoff.exhaust() if code in (401, 403) else self.backoff.next_delay()
-            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd is not None else None
+                why = exc.rcvd.reason if exc.rcvd is not None else ""
+                self.last_error = f"central closed the link ({code}): {why}" if code else f"link lost: {exc}"
+                delay = self.backoff.exhaust() if code in LASTING_CLOSE else self.backoff.next_delay()
+            except (OSError, TimeoutError, InvalidHandshake) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 delay = self.backoff.next_delay()
             finally:
@@ -127,8 +149,11 @@ class CentralLink:
 
     async def _session(self, ws: ClientConnection) -> None:
         self._inflight.clear()
+        self.outbox.forget_sent()
         await ws.send(dump_message(self._hello()))
         self.connected.set()
+        if self._on_session is not None:
+            self._on_session()
         tasks = [asyncio.create_task(self._sender(ws), name="link-send"),
                  asyncio.create_task(self._receiver(ws), name="link-recv"),
                  asyncio.create_task(self._heartbeat(ws), name="link-heartbeat")]
@@ -160,6 +185,7 @@ class CentralLink:
                 continue
             for row in rows:
                 self._inflight.add(row.msg_id)
+                self.outbox.mark_sent([row.msg_id])    # from now on a newer status does not replace it
                 await ws.send(row.body)
                 sent_upto = row.seq
 
@@ -168,7 +194,8 @@ class CentralLink:
             try:
                 msg: Any = parse_message(raw)
             except BadMessage as exc:
-                log.warning("ignoring a bad frame from central: %s", exc)
+                text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+                await self._unreadable(ws, text, exc)
                 continue
             sent_at = getattr(msg, "sent_at", None)
             if sent_at is not None:
@@ -185,15 +212,33 @@ class CentralLink:
                 pass
             else:
                 log.warning("unexpected %s message from central", getattr(msg, "type", "?"))
+                await ws.send(dump_message(Ack(site=self.site, ack_ids=[], rejected={
+                    msg.msg_id: f"{msg.type!r} is an agent -> central message"})))
+
+    async def _unreadable(self, ws: ClientConnection, raw: str, exc: BadMessage) -> None:
+        """A frame this agent cannot read: answer it (a newer central waits for its ack)."""
+        msg_id, kind = (exc.msg_id, exc.kind) if isinstance(exc, UnknownType) else sniff(raw[:65536])
+        command_id = _COMMAND_ID.search(raw[:65536]) if kind == "command" else None
+        log.warning("a frame from central this agent cannot read (%s): %s", msg_id or "no msg_id", exc)
+        if command_id is not None and self._on_unreadable_command is not None:
+            # the command is refused as a whole with a result, as central expects of any command
+            await self._on_unreadable_command(command_id.group(1), str(exc))
+        if msg_id:
+            await ws.send(dump_message(Ack(site=self.site, ack_ids=[msg_id] if command_id else [],
+                                           rejected={} if command_id else {msg_id: str(exc)})))
 
     def _on_ack(self, ack: Ack) -> None:
-        # A rejected frame will never be ingested: resending it would block nothing but loop
-        # forever, so it leaves the outbox with its reason in the log.
+        kept = set(ack.kept)
+        parked = {msg_id: reason for msg_id, reason in ack.rejected.items() if msg_id not in kept}
         for msg_id, reason in ack.rejected.items():
-            log.error("central rejected message %s for good: %s (dropped from the outbox)", msg_id, reason)
-        done = [*ack.ack_ids, *ack.rejected]
+            where = "central keeps it as a dead letter" if msg_id in kept else "parked in the outbox"
+            log.error("central rejected message %s: %s (%s)", msg_id, reason, where)
+        if parked:
+            # central did not keep them: they stay here, out of the sending queue
+            self.outbox.park(parked)
+        done = [*ack.ack_ids, *(m for m in ack.rejected if m in kept)]
         self.outbox.ack(done)
-        self._inflight.difference_update(done)
+        self._inflight.difference_update([*done, *parked])
         self.rejected.extend(ack.rejected.items())
         self._acked.set()
 

@@ -18,6 +18,7 @@ from typing import Any
 from agent.actions import HANDLERS
 from agent.commands import CommandRunner, CommandStore
 from agent.coordinator import Coordinator
+from agent.disk import DiskWriter
 from agent.driver_config import comparable
 from agent.link import CentralLink
 from agent.outbox import Outbox
@@ -27,7 +28,8 @@ from agent.selftest import Progress, SelftestRunner
 from agent.session import DeviceSession, DriverFactory, default_driver_factory
 from agent.site import DeviceSpec, SiteSpec
 from agent.site_checks import UplinkProbe, default_site_checks
-from contracts.messages import Command, DeviceInfo, Hello, Schedule, SelftestReport, Status
+from agent.supervise import TaskHealth, supervise
+from contracts.messages import Command, DeviceInfo, Event, Hello, Schedule, SelftestReport, Status
 from drivers.errors import DeviceError
 
 log = logging.getLogger(__name__)
@@ -67,16 +69,20 @@ class Agent:
         self.resolved: Any = None         # the profile object the site came from, when loaded from YAML
         self.sessions: dict[str, DeviceSession] = {
             d.id: DeviceSession(d, driver_factory) for d in site.devices}
-        self.outbox = Outbox(self.state_dir / "outbox.sqlite")
+        #: every write to the state directory's databases goes through this one thread
+        self.disk = DiskWriter()
+        self.outbox = Outbox(self.state_dir / "outbox.sqlite", self.disk)
         #: the meeting the room's calls belong to (set by prepare/connect, cleared by disconnect)
         self.call_meeting: str | None = None
         self.coordinators = {i: Coordinator(s, site.id, self.emit, meeting=lambda: self.call_meeting)
                              for i, s in self.sessions.items()}
-        store = CommandStore(self.state_dir / "commands.sqlite")
+        store = CommandStore(self.state_dir / "commands.sqlite", self.disk)
         self.commands = CommandRunner(self, store, HANDLERS, self.emit)
-        self.scheduler = AgentScheduler(self, self.state_dir)
+        self.scheduler = AgentScheduler(self, self.state_dir, self.disk)
         self.link: CentralLink | None = None
-        self._link_task: asyncio.Task[None] | None = None
+        #: supervised long-running tasks (central link, health polling) and scheduled jobs
+        self.tasks = TaskHealth()
+        self._loops: list[asyncio.Task[None]] = []
         self.meetings: list[Any] = []
         self.last_selftest: SelftestReport | None = None
 
@@ -117,28 +123,56 @@ class Agent:
         return caps
 
     # -- lifecycle -----------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """``ok``, or ``degraded`` with the tasks failing now; restarts per task."""
+        failing = self.tasks.degraded()
+        return {"status": "degraded" if failing else "ok", "failing": failing,
+                "restarts": self.tasks.restarts()}
+
+    def report_failure(self, task: str, exc: BaseException, restarts: int) -> None:
+        """Central hears of a failing task too (an event like any other report)."""
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        self.emit(Event(site=self.site.id, kind="task_failed",
+                        data={"task": task, "error": error, "restarts": restarts}))
+
+    def _supervised(self, name: str, run: Any, initial: float = 0.5) -> None:
+        self._loops.append(asyncio.create_task(
+            supervise(name, run, self.tasks, initial=initial, on_failure=self.report_failure), name=name))
+
+    async def _poll_forever(self) -> None:
+        """The coordinators' health polls, every ``poll_interval``."""
+        while True:
+            await self.poll_all()
+            self.tasks.ok("coordinators")
+            await asyncio.sleep(self.config.poll_interval)   # a cadence; each poll has its own deadlines
+
     async def start(self) -> None:
         self.scheduler.start()
+        if self.config.poll_interval > 0:
+            self._supervised("coordinators", self._poll_forever)
         if self.config.central:
             self.link = CentralLink(
                 self.config.central, self.config.token, self.site.id, self.outbox, hello=self.hello,
                 on_command=self.on_command, on_schedule=self.on_schedule,
+                on_unreadable_command=self.commands.refuse_unreadable,
+                on_session=lambda: self.tasks.ok("central-link"),
                 heartbeat_interval=self.config.heartbeat_interval)
             self.link.backoff.initial = self.config.link_backoff_initial
             self.link.backoff.cap = self.config.link_backoff_cap
-            self._link_task = asyncio.create_task(self.link.run(), name="central-link")
+            self._supervised("central-link", self.link.run, initial=self.config.link_backoff_initial)
         log.info("agent for site %s started with %d devices", self.site.id, len(self.sessions))
 
     async def stop(self) -> None:
         self.scheduler.shutdown()
         await self.commands.cancel_all()
-        if self._link_task is not None:
-            self._link_task.cancel()
-            await asyncio.gather(self._link_task, return_exceptions=True)
-            self._link_task = None
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._loops = []
         await asyncio.gather(*(s.aclose() for s in self.sessions.values()))
         self.commands.store.close()
         self.outbox.close()
+        self.disk.close()
 
     async def run_forever(self) -> None:
         await self.start()
@@ -154,6 +188,8 @@ class Agent:
     async def on_schedule(self, schedule: Schedule) -> None:
         self.meetings = list(schedule.meetings)
         jobs = self.scheduler.set_meetings(self.meetings)
+        if self.scheduler.store is not None:
+            await self.scheduler.store.flushed()    # on disk before central hears "received"
         log.info("schedule from central: %d meetings, %d pre-meeting tests", len(self.meetings), len(jobs))
 
     # -- work ------------------------------------------------------------------------------------------

@@ -1,13 +1,14 @@
-"""The agent's jobs on APScheduler 3.x: health polling, outbox flushing, the pre-meeting
+"""The agent's jobs on APScheduler 3.x: outbox flushing, the pre-meeting
 self-test (a configurable lead before each meeting central has scheduled) and the monthly
 inspection.
 
 Meeting and inspection jobs live in an SQLite job store in the agent's state directory, so they
-survive restarts and run when central is unreachable. A persistent job must be a module-level
-function, so jobs name the site and find the running agent in ``_AGENTS``. A job missed while
-the agent was down runs on start if still useful (its grace window: a pre-meeting test is useful
-until the meeting starts) and reports itself as late; one missed beyond its grace is reported
-as a ``job_missed`` event.
+survive restarts and run when central is unreachable; the store answers from memory and its
+writes go through the agent's disk writer (``agent.jobstore``), never blocking the event loop.
+A persistent job must be a module-level function, so jobs name the site and find the running
+agent in ``_AGENTS``. A job missed while the agent was down runs on start if still useful (its
+grace window: a pre-meeting test is useful until the meeting starts) and reports itself as
+late; one missed beyond its grace is reported as a ``job_missed`` event.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from agent.disk import DiskWriter
+from agent.jobstore import WriteBehindJobStore
 from contracts.messages import Event, MeetingSchedule
 
 log = logging.getLogger(__name__)
@@ -39,16 +41,31 @@ def _late(agent: Any, scheduled_for: str) -> bool:
 
 
 # -- jobs (module level: they are stored by reference) ----------------------------------------------
+def _failed(agent: Any, job: str, exc: Exception) -> None:
+    """A scheduled job failed: logged once with the traceback, counted, reported; the next run of
+    the job (or the next job) is its restart."""
+    restarts = agent.tasks.failed(f"job:{job}", exc)
+    log.error("scheduled job %s failed", job, exc_info=exc)
+    try:
+        agent.report_failure(f"job:{job}", exc, restarts)
+    except Exception:  # noqa: BLE001 - the outbox itself may be what failed
+        log.debug("job %s: reporting the failure failed too", job, exc_info=True)
+
+
 async def run_premeeting(site: str, meeting_id: str, scheduled_for: str) -> None:
     agent = _AGENTS.get(site)
     if agent is None:
         log.error("pre-meeting test for %s: no agent running for site %s", meeting_id, site)
         return
-    late = _late(agent, scheduled_for)
-    if late:
-        agent.emit(Event(site=site, kind="job_late", data={"job": f"{PREMEETING}{meeting_id}",
-                                                           "scheduled_for": scheduled_for}))
-    await agent.selftest(trigger="pre_meeting", meeting_id=meeting_id, late=late)
+    try:
+        late = _late(agent, scheduled_for)
+        if late:
+            agent.emit(Event(site=site, kind="job_late", data={"job": f"{PREMEETING}{meeting_id}",
+                                                               "scheduled_for": scheduled_for}))
+        await agent.selftest(trigger="pre_meeting", meeting_id=meeting_id, late=late)
+        agent.tasks.ok("job:premeeting")
+    except Exception as exc:  # noqa: BLE001 - supervised: a failing job never goes unnoticed
+        _failed(agent, "premeeting", exc)
 
 
 async def run_inspection(site: str, scheduled_for: str) -> None:
@@ -59,14 +76,11 @@ async def run_inspection(site: str, scheduled_for: str) -> None:
     late = _late(agent, scheduled_for)
     try:
         await agent.inspection(late=late)
+        agent.tasks.ok("job:inspection")
+    except Exception as exc:  # noqa: BLE001 - supervised: a failing job never goes unnoticed
+        _failed(agent, "inspection", exc)
     finally:
         agent.scheduler.schedule_inspection()
-
-
-async def run_poll(site: str) -> None:
-    agent = _AGENTS.get(site)
-    if agent is not None:
-        await agent.poll_all()
 
 
 async def run_flush(site: str) -> None:
@@ -88,10 +102,12 @@ def next_inspection(now: datetime, tz: str, day: int, hour: int, minute: int = 0
 
 
 class AgentScheduler:
-    def __init__(self, agent: Any, state_dir: Path) -> None:
+    def __init__(self, agent: Any, state_dir: Path, writer: DiskWriter | None = None) -> None:
         self.agent = agent
         self.site = agent.site.id
         self.path = Path(state_dir) / "jobs.sqlite"
+        self.writer = writer or DiskWriter("agent-jobs")
+        self.store: WriteBehindJobStore | None = None
         self.scheduler: AsyncIOScheduler | None = None
         #: (meeting id, start) of every pre-meeting test planned since this agent started: central
         #: resends the schedule on every change (another meeting, a start), and a test already run
@@ -101,18 +117,13 @@ class AgentScheduler:
     def start(self) -> None:
         cfg = self.agent.config
         _AGENTS[self.site] = self.agent
+        self.store = WriteBehindJobStore(self.path, self.writer)
         self.scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{self.path}"),
-                       "memory": MemoryJobStore()},
+            jobstores={"default": self.store, "memory": MemoryJobStore()},
             job_defaults={"coalesce": True, "misfire_grace_time": 3600, "max_instances": 1},
             timezone=UTC)
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
         self.scheduler.start()
-        if cfg.poll_interval > 0:
-            self.scheduler.add_job(run_poll, "interval", seconds=cfg.poll_interval, args=[self.site],
-                                   id="poll", jobstore="memory", replace_existing=True,
-                                   next_run_time=datetime.now(UTC), coalesce=True,
-                                   misfire_grace_time=max(1, int(cfg.poll_interval)))
         self.scheduler.add_job(run_flush, "interval", seconds=cfg.flush_interval, args=[self.site],
                                id="flush", jobstore="memory", replace_existing=True, coalesce=True,
                                misfire_grace_time=max(1, int(cfg.flush_interval)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections import deque
 
+from central.supervise import TaskHealth
+
 LATENCY_WINDOW = 1000
 QUANTILES = (0.5, 0.9, 0.99)
 
@@ -18,6 +20,8 @@ class Metrics:
         self._latency_count = 0
         self._latency_sum = 0.0
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        #: the supervised long-running tasks: restarts and which are failing (``/healthz``)
+        self.tasks = TaskHealth()
 
     def message_ingested(self, kind: str, new: bool) -> None:
         with self._lock:
@@ -74,5 +78,13 @@ class Metrics:
             "# HELP roomops_open_faults Faults not yet closed.",
             "# TYPE roomops_open_faults gauge",
             f"roomops_open_faults {open_faults}",
+            "# HELP roomops_task_restarts_total Restarts of a supervised task after an unexpected error.",
+            "# TYPE roomops_task_restarts_total counter",
         ]
+        restarts = sorted(self.tasks.restarts().items())
+        lines += [f'roomops_task_restarts_total{{task="{k}"}} {v}' for k, v in restarts]
+        failing = self.tasks.degraded()
+        lines += ["# HELP roomops_task_failing 1 while a supervised task is failing or restarting.",
+                  "# TYPE roomops_task_failing gauge"]
+        lines += [f'roomops_task_failing{{task="{k}"}} {int(k in failing)}' for k, _ in restarts]
         return "\n".join(lines) + "\n"

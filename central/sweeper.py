@@ -1,4 +1,8 @@
-"""Background work of an app instance: expire commands nobody could run before their deadline."""
+"""Background work of an app instance: expire commands nobody could run before their deadline.
+
+The loop runs under ``central.supervise``: a failed sweep (the database away, a bug) is logged,
+counted and retried with backoff, and each good sweep marks the task healthy again.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ import asyncio
 import logging
 
 from anyio import to_thread
-from sqlalchemy.exc import SQLAlchemyError
 
 from central.context import AppContext
 from central.models import utcnow
 from central.services import commands, followups
+from central.supervise import supervise
+
+TASK = "sweeper"
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +35,14 @@ def sweep_once(ctx: AppContext) -> int:
 
 
 async def run_sweeper(ctx: AppContext) -> None:
+    await supervise(TASK, lambda: _sweep_forever(ctx), ctx.metrics.tasks,
+                    initial=min(0.5, ctx.settings.expiry_sweep_seconds))
+
+
+async def _sweep_forever(ctx: AppContext) -> None:
     while True:
-        try:
-            count = await to_thread.run_sync(sweep_once, ctx)
-            if count:
-                log.info("expired %d command(s) past their deadline", count)
-        except SQLAlchemyError as exc:   # a database hiccup must not end expiry for good
-            log.error("command expiry sweep failed: %s", exc)
-        await asyncio.sleep(ctx.settings.expiry_sweep_seconds)
+        count = await to_thread.run_sync(sweep_once, ctx)
+        ctx.metrics.tasks.ok(TASK)
+        if count:
+            log.info("expired %d command(s) past their deadline", count)
+        await asyncio.sleep(ctx.settings.expiry_sweep_seconds)   # a cadence, not a wait on a device

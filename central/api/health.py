@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Request, status
@@ -17,12 +18,17 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-async def healthz(ctx: AppContext = Depends(get_ctx)) -> dict[str, str]:
+async def healthz(ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
+    """``ok``, or ``degraded`` with the supervised tasks failing now and their last error (still 200:
+    the instance serves; a database it cannot reach fails the request instead)."""
     def check() -> None:
         with ctx.unit() as session:
             session.execute(text("SELECT 1"))
 
     await to_thread.run_sync(check)
+    failing = ctx.metrics.tasks.degraded()
+    if failing:
+        return {"status": "degraded", "tasks": failing}
     return {"status": "ok"}
 
 

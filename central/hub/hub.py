@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from central.hub import delivery
-from central.hub.connection import AgentConnection
+from central.hub.connection import CLOSE_REVOKED, AgentConnection
 from central.hub.writer import BatchWriter
+from central.supervise import supervise
 
 if TYPE_CHECKING:
     from central.context import AppContext
@@ -46,8 +47,11 @@ class AgentHub:
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         if not self._tasks:
-            self._tasks = [loop.create_task(self._deliver_forever(), name="hub-delivery"),
-                           loop.create_task(self._poll_forever(), name="hub-poll")]
+            tasks = self.ctx.metrics.tasks
+            self._tasks = [loop.create_task(supervise("hub-delivery", self._deliver_forever, tasks),
+                                            name="hub-delivery"),
+                           loop.create_task(supervise("hub-poll", self._poll_forever, tasks),
+                                            name="hub-poll")]
 
     @property
     def connected_sites(self) -> list[str]:
@@ -86,6 +90,23 @@ class AgentHub:
         else:
             loop.call_soon_threadsafe(self._mark_due, command_sites, schedule_sites)
 
+    def close_links_for(self, site_ids: Iterable[str] = (), token_ids: Iterable[str] = (), *,
+                        reason: str = "the site's credentials were revoked") -> int:
+        """Close the open links of these sites or tokens at once (revocation, a disabled site).
+
+        Thread-safe; returns how many links are being closed. The one entry point for whoever learns
+        of a revocation (the admin API here; another instance's notification later).
+        """
+        sites, tokens = set(site_ids), set(token_ids)
+        with self._lock:
+            doomed = [c for c in self._connections.values() if c.site_id in sites or c.token_id in tokens]
+        loop = self._loop
+        if not doomed or loop is None or loop.is_closed():
+            return 0
+        for conn in doomed:
+            asyncio.run_coroutine_threadsafe(conn.close(CLOSE_REVOKED, reason), loop)
+        return len(doomed)
+
     async def close_all(self) -> None:
         with self._lock:
             connections = list(self._connections.values())
@@ -121,7 +142,9 @@ class AgentHub:
             schedule_due, self._due_schedule = self._due_schedule, set()
             try:
                 await self._deliver(commands_due, schedule_due)
+                self.ctx.metrics.tasks.ok("hub-delivery")
             except Exception as exc:  # noqa: BLE001 - one failed round must not end delivery for good
+                self.ctx.metrics.tasks.failed("hub-delivery", exc)    # counted and shown like a restart
                 # keep them due; the next poll tick starts the next round (no tight retry loop)
                 log.error("delivery to %d site(s) failed: %s", len(commands_due | schedule_due), exc,
                           exc_info=not isinstance(exc, SQLAlchemyError))

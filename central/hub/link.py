@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from central.context import AppContext
 from central.hub.connection import CLOSE_POLICY, CLOSE_REPLACED, AgentConnection
 from central.models import Site, utcnow
+from central.security import site_token_id
 from central.services.accounts import site_for_token
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ async def agent_link(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     assert ctx.hub is not None
-    conn = AgentConnection(ctx, websocket, site_id)
+    conn = AgentConnection(ctx, websocket, site_id, token_id=site_token_id(token) if token else None)
     previous = ctx.hub.register(conn)
     if previous is not None:
         await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the site")

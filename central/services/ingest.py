@@ -1,4 +1,10 @@
-"""Apply one agent message to the database, exactly once per msg_id."""
+"""Apply one agent message to the database, exactly once per msg_id.
+
+Inputs are bounded here and in ``contracts`` (sizes, depth, ids): every device a message names
+must belong to the site (checked before the writer, no database needed) and, except in a hello,
+be one the site's hello declared (unknown devices are rejected, never created). A rejection is a
+``Rejected``: the link sets the frame aside as a dead letter and the link stays up.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from sqlalchemy.orm.util import identity_key
 from central.models import Device, EventRow, Fault, IngestedMessage, Site, utcnow
 from central.services import commands, faults, followups, meetings, selftests, uplink
 from contracts.messages import (
+    SCHEMA_MINOR,
+    SCHEMA_VERSION,
     CallState,
     CommandResult,
     DeviceInfo,
@@ -23,13 +31,70 @@ from contracts.messages import (
     Hello,
     SelftestReport,
     Status,
+    load_frame,
+    parse_value,
 )
 
 INGESTED_TYPES = (Hello, Status, SelftestReport, Event, CommandResult)
+#: the fault an agent of an incompatible schema version holds open until a compatible hello
+SCHEMA_FAULT = "agent.schema_version"
 
 
-class ForeignDevice(ValueError):
+class Rejected(ValueError):
+    """A message central will never ingest as it stands (set aside as a dead letter)."""
+
+
+class ForeignDevice(Rejected):
     """A message naming a device of another site."""
+
+
+class UnknownDevice(Rejected):
+    """A message naming a device the site's hello did not declare."""
+
+
+class WrongSite(Rejected):
+    """A message claiming to come from another site."""
+
+
+class Incompatible(Rejected):
+    """A message of a schema major version central cannot read."""
+
+
+def major_of(value: Any) -> int | None:
+    """The frame's major schema version, when it is readable at all."""
+    version = value.get("schema_version", SCHEMA_VERSION) if isinstance(value, dict) else None
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
+
+
+def incompatibility(value: Any) -> str | None:
+    """Why a frame's schema version cannot be read here, or None (also for a frame not an object:
+    that one fails validation with its own reason)."""
+    if not isinstance(value, dict):
+        return None
+    major = major_of(value)
+    if major == SCHEMA_VERSION:
+        return None
+    shown = value.get("schema_version") if isinstance(value, dict) else None
+    return (f"schema version {str(shown)[:16]} is not supported: central reads "
+            f"{SCHEMA_VERSION}.0 to {SCHEMA_VERSION}.{SCHEMA_MINOR} (and newer minor versions)")
+
+
+def ingest_frame(session: Session, site_id: str, raw: str, limits: OrchestrationLimits) -> bool:
+    """A raw frame through every check the link makes, then ``ingest``; True when it was new.
+
+    Used to replay dead letters: raises ``BadMessage`` or ``Rejected`` like the link would.
+    """
+    value = load_frame(raw)
+    reason = incompatibility(value)
+    if reason:
+        raise Incompatible(reason)
+    msg = parse_value(value)
+    if not isinstance(msg, INGESTED_TYPES):
+        raise Rejected(f"{msg.type!r} is not a report central ingests")
+    if msg.site != site_id:
+        raise WrongSite(f"the message claims site {msg.site!r}, not {site_id!r}")
+    foreign_device(site_id, msg)
+    return ingest(session, site_id, msg, limits).new
 
 
 @dataclass
@@ -145,6 +210,14 @@ def foreign_device(site_id: str, msg: Any) -> None:
         ids = [status.id for status in msg.devices] + [call.device for call in msg.calls]
     elif isinstance(msg, Event):
         ids = [msg.device] if msg.device is not None else []
+        named = msg.data.get("device")
+        if named is not None:
+            if not isinstance(named, str):
+                raise ForeignDevice("data.device must be a device id of this site")
+            ids.append(named)
+    elif isinstance(msg, SelftestReport):
+        # site checks name the site itself; another site's inventory entries are ignored on ingest
+        ids = [c.device for c in msg.checks if c.device != site_id]
     else:
         return
     for device_id in ids:
@@ -160,6 +233,8 @@ def _hello(session: Session, site_id: str, msg: Hello) -> None:
     site = session.get(Site, site_id)
     if site is not None:
         site.agent_version = msg.agent_version
+    faults.close_fault(session, device_id=site_id, check_name=SCHEMA_FAULT, at=utcnow(),
+                       reason=f"agent {msg.agent_version} speaks a compatible schema version")
     ids = [info.id for info in msg.devices]
     for device_id in ids:
         _check_device(site_id, device_id)
@@ -183,10 +258,19 @@ def _upsert_device(session: Session, site_id: str, info: DeviceInfo, device: Dev
 def _device(session: Session, site_id: str, device_id: str) -> Device:
     _check_device(site_id, device_id)
     device = session.get(Device, device_id)
-    if device is None:
-        device = Device(id=device_id, site_id=site_id)
-        session.add(device)
+    if device is None or device.site_id != site_id:
+        raise UnknownDevice(f"device {device_id!r} is not one the site's hello declared")
     return device
+
+
+def refuse_agent(session: Session, site_id: str, agent_version: str, reason: str) -> None:
+    """An agent central cannot read: a fault the dashboard shows until a compatible hello."""
+    site = session.get(Site, site_id)
+    if site is None:
+        return
+    site.agent_version = agent_version[:64]
+    faults.open_fault(session, site_id=site_id, device_id=site_id, check_name=SCHEMA_FAULT,
+                      cause=f"agent {agent_version[:64]} refused: {reason}", at=utcnow())
 
 
 @dataclass
@@ -205,24 +289,27 @@ def _status(session: Session, site_id: str, msg: Status) -> None:
         connection = session.connection()
         rows = connection.execute(_DEVICE_STATE, {"ids": ids})
         known = {row.id: _DeviceState(row.up, row.since) for row in rows}
+        unknown = sorted(set(ids) - set(known))
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            raise UnknownDevice(f"status names devices the site's hello did not declare: {shown}")
         down = set(connection.execute(_DOWN_FAULTS, {"ids": ids}).scalars())
         updates = [
             _device_status(session, site_id, status, msg.sent_at, known, down) for status in msg.devices
         ]
-        params = [row for row in updates if row is not None]
-        if params:
-            connection.execute(_UPDATE_DEVICE, params)
-            _expire_cached(session, Device, [row["b_id"] for row in params])
+        if updates:
+            connection.execute(_UPDATE_DEVICE, updates)
+            _expire_cached(session, Device, [row["b_id"] for row in updates])
     for call in msg.calls:
-        _check_device(site_id, call.device)
+        _device(session, site_id, call.device)
         meetings.on_call_state(session, site_id, call)
 
 
 def _device_status(
     session: Session, site_id: str, status: DeviceStatus, sent_at: datetime, known: dict[str, _DeviceState],
     down: set[str],
-) -> dict[str, Any] | None:
-    """Parameters of the device's UPDATE (None for a new device: added instead); faults on a change."""
+) -> dict[str, Any]:
+    """Parameters of the device's UPDATE; faults on a change."""
     at = status.since or sent_at
     prior = known.get(status.id)
     since = prior.since if prior is not None and prior.up is status.up and prior.since is not None else at
@@ -235,12 +322,6 @@ def _device_status(
         faults.open_fault(session, site_id=site_id, device_id=status.id, check_name=None,
                           cause="; ".join(status.reasons) or "device down", at=at)
         down.add(status.id)
-    if prior is None:
-        session.add(Device(id=status.id, site_id=site_id, up=status.up, verdict=status.verdict,
-                           reasons=list(status.reasons), details=dict(status.details), last_seen=sent_at,
-                           since=since))
-        session.flush()
-        return None
     return {"b_id": status.id, "b_up": status.up, "b_verdict": status.verdict,
             "b_reasons": list(status.reasons), "b_details": dict(status.details), "b_seen": sent_at,
             "b_since": since}
@@ -256,7 +337,10 @@ def _device_faults(session: Session, site_id: str, device_id: str, up: bool, at:
 
 def _event(session: Session, site_id: str, msg: Event) -> None:
     if msg.device is not None:
-        _check_device(site_id, msg.device)
+        _device(session, site_id, msg.device)
+    named = msg.data.get("device")
+    if isinstance(named, str) and named != msg.device:
+        _device(session, site_id, named)
     session.add(EventRow(site_id=site_id, kind=msg.kind, device_id=msg.device, at=msg.at, data=msg.data,
                          msg_id=msg.msg_id))
     if msg.kind in ("device_down", "device_up") and msg.device:

@@ -22,7 +22,7 @@ from central.context import AppContext
 from central.models import Device, Fault, Meeting, MeetingSite, SelftestRow, utcnow
 from central.services import audit, meetings
 from central.services.wake import wake_schedule
-from central.web.feed import ChangeFeed
+from central.web.feed import DEFAULT_INTERVAL_SECONDS, ChangeFeed
 
 router = APIRouter(prefix="/api/v1", tags=["dashboard"])
 
@@ -39,7 +39,8 @@ def change_feed(request: Request) -> ChangeFeed:
     if feed is None:
         ctx: AppContext = request.app.state.ctx
         interval = getattr(request.app.state, "dashboard_feed_interval", None)
-        feed = ChangeFeed(ctx.sessions) if interval is None else ChangeFeed(ctx.sessions, float(interval))
+        feed = ChangeFeed(ctx.sessions, float(interval) if interval is not None else DEFAULT_INTERVAL_SECONDS,
+                          health=ctx.metrics.tasks)
         request.app.state.dashboard_feed = feed
     return feed
 

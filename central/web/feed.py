@@ -30,6 +30,7 @@ from central.models import (
     Site,
     utcnow,
 )
+from central.supervise import TaskHealth, supervise
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,10 @@ def fingerprints(session: Session) -> dict[str, str]:
 class ChangeFeed:
     """Polls while at least one browser listens; each listener gets the set of changed topics."""
 
-    def __init__(self, sessions: sessionmaker[Session], interval: float = DEFAULT_INTERVAL_SECONDS) -> None:
+    def __init__(self, sessions: sessionmaker[Session], interval: float = DEFAULT_INTERVAL_SECONDS,
+                 health: TaskHealth | None = None) -> None:
         self._sessions = sessions
+        self._health = health or TaskHealth()
         self.interval = interval
         self._listeners: set[asyncio.Queue[list[str] | None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -98,7 +101,9 @@ class ChangeFeed:
         queue: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=16)
         self._listeners.add(queue)
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="dashboard-change-feed")
+            # supervised: a failing read is logged, counted and retried with backoff
+            self._task = asyncio.get_running_loop().create_task(
+                supervise("dashboard-feed", self._run, self._health), name="dashboard-change-feed")
         return queue
 
     def close(self) -> None:
@@ -117,16 +122,13 @@ class ChangeFeed:
 
     async def _run(self) -> None:
         while self._listeners:
-            try:
-                current = await asyncio.to_thread(self._read)
-            except Exception as exc:  # noqa: BLE001 - a database hiccup must not end the feed; retry next tick
-                log.warning("dashboard change feed: reading the database failed: %s", exc)
-            else:
-                if self._last is not None:
-                    changed = [topic for topic in TOPICS if current[topic] != self._last.get(topic)]
-                    if changed:
-                        self._publish(changed)
-                self._last = current
+            current = await asyncio.to_thread(self._read)
+            self._health.ok("dashboard-feed")
+            if self._last is not None:
+                changed = [topic for topic in TOPICS if current[topic] != self._last.get(topic)]
+                if changed:
+                    self._publish(changed)
+            self._last = current
             await asyncio.sleep(self.interval)
 
     def _read(self) -> dict[str, str]:

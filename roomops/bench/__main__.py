@@ -20,6 +20,7 @@ BENCHMARKS = {
     "visca": "roomops.bench.visca_wire",
     "selftest": "roomops.bench.site_selftest",
     "central": "roomops.bench.central_load",
+    "agent": "roomops.bench.agent_loop",
 }
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "docs" / "BENCHMARKS.md"
 

@@ -21,6 +21,7 @@ async def main(state: str, central: str, token: str, first: int, count: int) -> 
     for i in range(first, first + count):
         agent.emit(Event(msg_id=f"evt-{i:04d}", site="killsite", kind="test", data={"n": i}))
         await asyncio.sleep(0.002)
+    await agent.outbox.durable()     # the disk writer has committed them
     print("QUEUED", flush=True)
     await asyncio.Event().wait()
 

@@ -27,6 +27,8 @@ class FakeCentral:
         self.hellos = 0
         self.acks_from_agent: list[str] = []
         self.hold_acks = False                # ingest but do not acknowledge (agent must resend)
+        #: msg_id -> (reason, kept): answer these with a reject instead of ingesting them
+        self.reject: dict[str, tuple[str, bool]] = {}
         self._server: Server | None = None
         self.arrived = asyncio.Event()
 
@@ -54,6 +56,11 @@ class FakeCentral:
                     self.acks_from_agent += msg.ack_ids
                     continue
                 if msg.type == "heartbeat":
+                    continue
+                if msg.msg_id in self.reject:
+                    reason, kept = self.reject[msg.msg_id]
+                    await ws.send(dump_message(Ack(site=msg.site, ack_ids=[], rejected={msg.msg_id: reason},
+                                                   kept=[msg.msg_id] if kept else [])))
                     continue
                 if msg.type == "hello":
                     self.hellos += 1

@@ -127,3 +127,50 @@ async def test_every_report_arrives_exactly_once_across_kill_9(tmp_path, loopbac
         left.close()
     finally:
         await central.stop()
+
+
+async def test_rejected_message_is_deleted_only_when_central_kept_it(tmp_path, loopback) -> None:
+    central = await FakeCentral(loopback, TOKEN).start()
+    central.reject = {"kept-1": ("invalid", True), "lost-1": ("invalid", False)}
+    agent = _agent(tmp_path, central.url)
+    await agent.start()
+    try:
+        for msg_id in ("kept-1", "lost-1", "fine-1"):
+            agent.emit(Event(msg_id=msg_id, site="linksite", kind="test"))
+        await central.wait_for(lambda: len(agent.outbox) == 0)
+        assert [m.msg_id for m in central.ingested] == ["fine-1"]
+        # central did not keep "lost-1": it stays on the agent, parked with the reason, not resent
+        assert [(p.msg_id, p.reason) for p in agent.outbox.parked()] == [("lost-1", "invalid")]
+        await agent.outbox.durable()
+    finally:
+        await agent.stop()
+        await central.stop()
+    again = Outbox(tmp_path / "outbox.sqlite")
+    assert len(again) == 0 and [p.msg_id for p in again.parked()] == ["lost-1"]
+    again.close()
+
+
+async def test_offline_outbox_keeps_the_newest_status_per_device_and_every_event(tmp_path) -> None:
+    from contracts.messages import DeviceStatus, Status
+
+    box = Outbox(tmp_path / "o.sqlite")
+
+    def status(n: int, *devices: str) -> Status:
+        return Status(msg_id=f"st-{n}", site="s", devices=[DeviceStatus(id=d, up=n % 2 == 0)
+                                                            for d in devices])
+
+    box.put(status(1, "s.codec", "s.display"))
+    box.put(Event(msg_id="ev-1", site="s", kind="device_down", device="s.codec"))
+    box.put(status(2, "s.codec"))                  # covers only part of st-1: both stay
+    box.put(status(3, "s.codec", "s.display"))     # covers st-1 and st-2: they go
+    box.mark_sent(["st-3"])                        # handed to a link: no longer replaced
+    box.put(status(4, "s.codec", "s.display"))
+    box.put(Event(msg_id="ev-2", site="s", kind="device_up", device="s.codec"))
+    assert [p.msg_id for p in box.pending()] == ["ev-1", "st-3", "st-4", "ev-2"]
+    assert box.replaced == 2
+    box.close()
+    again = Outbox(tmp_path / "o.sqlite")         # and so on disk
+    assert [p.msg_id for p in again.pending()] == ["ev-1", "st-3", "st-4", "ev-2"]
+    again.put(status(5, "s.codec", "s.display"))   # after a restart nothing counts as sent: st-3, st-4 go
+    assert [p.msg_id for p in again.pending()] == ["ev-1", "ev-2", "st-5"]
+    again.close()

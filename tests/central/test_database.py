@@ -27,7 +27,7 @@ from central.models import (
 )
 from central.services import accounts, commands, meetings
 from central.services.ingest import ForeignDevice, OrchestrationLimits, ingest
-from contracts.messages import CommandResult, DeviceStatus, Event, Hello, Status
+from contracts.messages import CommandResult, DeviceInfo, DeviceStatus, Event, Hello, Status
 
 LIMITS = OrchestrationLimits(command_deadline_seconds=30, default_multisite_capacity=3)
 
@@ -88,7 +88,7 @@ def test_times_come_back_aware_utc(session: Session) -> None:
 
 
 def test_ingest_is_idempotent(session: Session) -> None:
-    hello = Hello(site="urumqi", agent_version="1")
+    hello = Hello(site="urumqi", agent_version="1", devices=[DeviceInfo(id="urumqi.codec", model="m")])
     assert ingest(session, "urumqi", hello, LIMITS).new is True
     assert ingest(session, "urumqi", hello, LIMITS).new is False
     event = Event(site="urumqi", kind="device_down", device="urumqi.codec")
@@ -107,6 +107,8 @@ def test_foreign_device_raises(session: Session) -> None:
 def test_device_down_opens_one_fault_and_up_closes_it_with_times(session: Session) -> None:
     t0 = datetime(2031, 1, 1, 8, 0, tzinfo=UTC)
     down = DeviceStatus(id="urumqi.display", up=False, verdict="down", reasons=["no reply"], since=t0)
+    ingest(session, "urumqi", Hello(site="urumqi", agent_version="1",
+                                    devices=[DeviceInfo(id="urumqi.display", model="m")]), LIMITS)
     ingest(session, "urumqi", Status(site="urumqi", devices=[down]), LIMITS)
     ingest(session, "urumqi", Status(site="urumqi", devices=[down]), LIMITS)
     up = DeviceStatus(id="urumqi.display", up=True, verdict="ok", since=t0 + timedelta(minutes=42))

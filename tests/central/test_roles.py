@@ -16,6 +16,7 @@ from central.models import (
     AgentToken,
     AuditEntry,
     CommandRow,
+    DeadLetter,
     Device,
     Fault,
     Recording,
@@ -58,6 +59,9 @@ MATRIX: list[tuple[str, str, str, Any]] = [
     ("POST", "/api/v1/sites", A, site_json),
     ("POST", "/api/v1/sites/{site}/tokens", A, None),
     ("DELETE", "/api/v1/sites/{site}/tokens/{token_id}", A, None),
+    ("GET", "/api/v1/admin/dead-letters", A, None),
+    ("GET", "/api/v1/admin/dead-letters/{letter_id}", A, None),
+    ("POST", "/api/v1/admin/dead-letters/{letter_id}/replay", A, None),
     ("GET", "/api/v1/sites", R, None),
     ("GET", "/api/v1/sites/{site}", R, None),
     ("GET", "/api/v1/sites/{site}/devices", R, None),
@@ -130,12 +134,14 @@ def fixtures(server: RunningServer, seeded: Seeded) -> dict[str, Any]:
         fault = Fault(site_id="urumqi", device_id="urumqi.codec", cause="down")
         recording = Recording(meeting_id=meeting.id, site_id="shanghai", file="m.m4v", size=1,
                               duration_s=1.0, sha256="0" * 64)
-        session.add_all([selftest, relocation, fault, recording])
+        letter = DeadLetter(site_id="urumqi", msg_id="dl-1", type="event", reason="r", body="{}")
+        session.add_all([selftest, relocation, fault, recording, letter])
         session.flush()
         token_id = session.scalars(select(AgentToken.id).where(AgentToken.site_id == "urumqi")).first()
         return {"site": "urumqi", "device": "urumqi.codec", "meeting_id": meeting.id,
                 "command_id": command.id, "selftest_id": selftest.id, "relocation_id": relocation.id,
-                "fault_id": fault.id, "token_id": token_id, "recording_id": recording.id}
+                "fault_id": fault.id, "token_id": token_id, "recording_id": recording.id,
+                "letter_id": letter.id}
 
 
 @pytest.fixture

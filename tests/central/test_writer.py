@@ -111,18 +111,28 @@ async def test_close_writes_what_is_queued_and_later_jobs_run_alone(factory: ses
 def test_a_message_that_fails_midway_leaves_no_trace(factory: sessionmaker[Session]) -> None:
     # the device statuses are applied before the foreign call device is found: all must roll back,
     # including the msg_id row (a retry of the corrected message must not look like a replay)
+    declare(factory, "urumqi.codec")
     status = Status(site="urumqi", devices=[DeviceStatus(id="urumqi.codec", up=False)],
                     calls=[CallState(device="lhasa.codec", call_id="1", state="connected")])
     with pytest.raises(ForeignDevice), transaction(factory) as session:
         ingest(session, "urumqi", status, LIMITS)
     with transaction(factory) as session:
         assert session.scalar(select(func.count()).select_from(IngestedMessage)) == 0
-        assert session.get(Device, "urumqi.codec") is None
+        codec = session.get(Device, "urumqi.codec")
+        assert codec is not None and codec.up is None
         assert session.scalar(select(func.count()).select_from(Fault)) == 0
+
+
+def declare(factory: sessionmaker[Session], *device_ids: str) -> None:
+    """The devices a hello declared (a status naming any other device is rejected)."""
+    with transaction(factory) as session:
+        for device_id in device_ids:
+            session.add(Device(id=device_id, site_id=device_id.split(".")[0]))
 
 
 def test_status_batch_keeps_since_and_faults_per_device(factory: sessionmaker[Session]) -> None:
     t0 = datetime(2031, 1, 1, 8, 0, tzinfo=UTC)
+    declare(factory, "urumqi.codec", "urumqi.display")
 
     def status(up: bool, minutes: int) -> Status:
         return Status(site="urumqi", sent_at=t0 + timedelta(minutes=minutes), devices=[
