@@ -43,6 +43,7 @@ ROUTERS: list[APIRouter] = [
 OPTIONAL_ROUTERS: list[str] = [
     "central.web.routes",
     "central.reports.routes",
+    "central.api.retention",
 ]
 
 

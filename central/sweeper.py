@@ -1,4 +1,9 @@
-"""Background work of an app instance: expire commands nobody could run before their deadline."""
+"""Background work of an app instance: expire commands past their deadline, prune old history.
+
+With several instances on one PostgreSQL database every instance sweeps: each claims the overdue
+commands no other sweep holds (``FOR UPDATE SKIP LOCKED``), so a command expires and its follow-up
+runs once. Retention runs on one instance per round (a transaction-scoped advisory lock).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,17 @@ import asyncio
 import logging
 
 from anyio import to_thread
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from central.context import AppContext
 from central.models import utcnow
-from central.services import commands, followups
+from central.services import commands, followups, retention
 
 log = logging.getLogger(__name__)
+
+#: pg_try_advisory_xact_lock key of the retention round
+RETENTION_LOCK_KEY = 0x526F6F6D5265   # "RoomRe"
 
 
 def sweep_once(ctx: AppContext) -> int:
@@ -37,3 +46,29 @@ async def run_sweeper(ctx: AppContext) -> None:
         except SQLAlchemyError as exc:   # a database hiccup must not end expiry for good
             log.error("command expiry sweep failed: %s", exc)
         await asyncio.sleep(ctx.settings.expiry_sweep_seconds)
+
+
+def retain_once(ctx: AppContext) -> dict[str, int] | None:
+    """Prune everything beyond the policy; None when another instance holds this round."""
+    total: dict[str, int] = {}
+    while True:
+        with ctx.unit() as session:
+            if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RETENTION_LOCK_KEY}):
+                return None
+            deleted = retention.prune(session, retention.current(session, ctx.settings), utcnow())
+        for name, count in deleted.items():
+            total[name] = total.get(name, 0) + count
+        if not any(deleted.values()):
+            return total
+
+
+async def run_retention(ctx: AppContext) -> None:
+    while True:
+        try:
+            deleted = await to_thread.run_sync(retain_once, ctx)
+            if deleted and any(deleted.values()):
+                log.info("retention pruned %s", ", ".join(f"{n} {t}" for t, n in deleted.items() if n))
+        except SQLAlchemyError as exc:   # retried at the next round
+            log.error("retention sweep failed: %s", exc)
+        await asyncio.sleep(ctx.settings.retention_sweep_seconds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select, text
 
 from central.api.deps import get_ctx
@@ -14,8 +14,11 @@ from central.models import CommandRow, Fault
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
-async def healthz(ctx: AppContext = Depends(get_ctx)) -> dict[str, str]:
+@router.get("/healthz", response_model=None)
+async def healthz(ctx: AppContext = Depends(get_ctx)) -> dict[str, str] | JSONResponse:
+    if ctx.draining:     # a planned restart: the load balancer sends new links elsewhere
+        return JSONResponse({"status": "draining"}, status_code=503)
+
     def check() -> None:
         with ctx.unit() as session:
             session.execute(text("SELECT 1"))
@@ -36,7 +39,6 @@ async def metrics(ctx: AppContext = Depends(get_ctx)) -> PlainTextResponse:
             return int(open_faults or 0), by_state
 
     open_faults, by_state = await to_thread.run_sync(counts)
-    assert ctx.hub is not None
     body = ctx.metrics.render(connected_agents=len(ctx.hub.connected_sites), open_faults=open_faults,
                               commands_by_state=by_state)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from central.models import utcnow
+from central.notify.changes import Changes
 from central.services import commands
 from central.services.ingest import ForeignDevice, IngestOutcome, foreign_device, ingest, touch_site
 from contracts.messages import (
@@ -30,7 +31,7 @@ from contracts.messages import (
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from central.context import AppContext
+    from central.hub.hub import AgentHub
     from central.hub.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,12 @@ CLOSE_POLICY = 1008          # a message for another site
 CLOSE_INTERNAL = 1011        # central could not store what the agent sent
 CLOSE_REPLACED = 4000        # the site connected again
 CLOSE_SILENT = 4008          # no message within the heartbeat allowance
+#: planned restart: the reason carries "retry_after_ms=N", when the agent should dial again
+CLOSE_RESTART = 4012
+
+
+def restart_reason(seconds: float) -> str:
+    return f"central restarting; retry_after_ms={round(seconds * 1000)}"
 
 
 class LinkClosed(Exception):
@@ -55,10 +62,14 @@ def _msg_id_of(raw: str) -> str | None:
 
 
 class AgentConnection:
-    def __init__(self, ctx: AppContext, ws: WebSocket, site_id: str) -> None:
-        self.ctx = ctx
+    def __init__(self, hub: AgentHub, ws: WebSocket, site_id: str, token_id: str | None = None) -> None:
+        self.hub = hub
         self.ws = ws
         self.site_id = site_id
+        #: the agent token this link authenticated with (closed when it is revoked)
+        self.token_id = token_id
+        #: the site's link generation stored when this link was accepted (None until then)
+        self.generation: int | None = None
         self._wake = asyncio.Event()
         self._outgoing: list[BaseModel] = []
         self._sent: set[str] = set()
@@ -67,8 +78,7 @@ class AgentConnection:
 
     @property
     def writer(self) -> BatchWriter:
-        assert self.ctx.hub is not None
-        return self.ctx.hub.writer
+        return self.hub.writer
 
     # -- called on the event loop by the hub ----------------------------------------------------
     @property
@@ -119,7 +129,7 @@ class AgentConnection:
                 await self.close(CLOSE_INTERNAL, "internal error")
 
     async def _receive_loop(self) -> None:
-        allowance = self.ctx.settings.heartbeat_interval_seconds * self.ctx.settings.heartbeat_misses
+        allowance = self.hub.settings.heartbeat_interval_seconds * self.hub.settings.heartbeat_misses
         while True:
             try:
                 message = await asyncio.wait_for(self.ws.receive(), allowance)
@@ -159,7 +169,7 @@ class AgentConnection:
         try:
             foreign_device(self.site_id, msg)    # before the writer: a bad message never joins a batch
             outcome: IngestOutcome = await self.writer.submit(functools.partial(
-                ingest, site_id=self.site_id, msg=msg, limits=self.ctx.limits))
+                ingest, site_id=self.site_id, msg=msg, limits=self.hub.limits))
         except ForeignDevice as exc:
             await self._reject(msg.msg_id, str(exc))
             return
@@ -167,16 +177,15 @@ class AgentConnection:
             self._last_touch = time.monotonic()    # ingest stored last_seen with the message
         elif self._touch_due():
             await self.writer.submit(functools.partial(touch_site, site_id=self.site_id))
-        self.ctx.metrics.message_ingested(msg.type, outcome.new)
+        self.hub.metrics.message_ingested(msg.type, outcome.new)
         for seconds in outcome.command_latencies:
-            self.ctx.metrics.command_finished(seconds)
+            self.hub.metrics.command_finished(seconds)
         await self.send(Ack(site=self.site_id, ack_ids=[msg.msg_id]))
-        if isinstance(msg, Hello):
-            assert self.ctx.hub is not None
-            self.ctx.hub.wake([self.site_id], [self.site_id])
+        if isinstance(msg, Hello):    # the site is ready for its schedule and queued commands
+            self.hub.publish(Changes(commands={self.site_id}, schedules={self.site_id}))
 
     async def _reject(self, msg_id: str | None, reason: str) -> None:
-        self.ctx.metrics.message_rejected()
+        self.hub.metrics.message_rejected()
         log.warning("site %s: rejected a frame (%s): %s", self.site_id, msg_id or "no msg_id", reason)
         if msg_id:
             await self.send(Ack(site=self.site_id, ack_ids=[], rejected={msg_id: reason}))
@@ -184,14 +193,14 @@ class AgentConnection:
     def _touch_due(self) -> bool:
         """Whether to store last_seen now: at most twice per heartbeat interval."""
         now = time.monotonic()
-        if now - self._last_touch < self.ctx.settings.heartbeat_interval_seconds / 2:
+        if now - self._last_touch < self.hub.settings.heartbeat_interval_seconds / 2:
             return False
         self._last_touch = now
         return True
 
     async def _send_loop(self) -> None:
         """Send what delivery rounds queued here, and a heartbeat when the link has been quiet."""
-        interval = self.ctx.settings.heartbeat_interval_seconds
+        interval = self.hub.settings.heartbeat_interval_seconds
         next_heartbeat = time.monotonic() + interval
         while True:
             try:

@@ -25,6 +25,10 @@ class Site(Base):
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Which central instance holds the site's link, and the link's generation: a disconnect only
+    #: marks the site off-line when both still match (compare-and-set across instances).
+    link_instance: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    link_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AgentToken(Base):
