@@ -69,6 +69,11 @@ class AgentHub:
                            loop.create_task(self._poll_forever(), name="hub-poll")]
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the hub's links and delivery run on (None before the app started)."""
+        return self._loop
+
+    @property
     def connected_sites(self) -> list[str]:
         with self._lock:
             return sorted(self._connections)

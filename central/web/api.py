@@ -39,7 +39,7 @@ def change_feed(request: Request) -> ChangeFeed:
     if feed is None:
         ctx: AppContext = request.app.state.ctx
         interval = getattr(request.app.state, "dashboard_feed_interval", None)
-        feed = ChangeFeed(ctx.sessions) if interval is None else ChangeFeed(ctx.sessions, float(interval))
+        feed = ChangeFeed(ctx.bus) if interval is None else ChangeFeed(ctx.bus, float(interval))
         request.app.state.dashboard_feed = feed
     return feed
 
