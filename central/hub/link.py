@@ -43,6 +43,7 @@ async def agent_link(websocket: WebSocket) -> None:
         await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the site")
     conn.generation = await hub.writer.submit(
         functools.partial(_connected, site_id=site_id, instance=hub.instance_id))
+    hub.metrics.link_accepted()
     log.info("agent of site %s connected from %s", site_id, _peer(websocket))
     try:
         await conn.run()
