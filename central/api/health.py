@@ -15,16 +15,19 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=None)
-async def healthz(ctx: AppContext = Depends(get_ctx)) -> dict[str, str] | JSONResponse:
+async def healthz(ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
+    """200 when this instance can reach its database; 503 while it drains for a planned restart.
+    The ``X-RoomOps-Instance`` header names the instance that answered (behind a balancer)."""
+    headers = {"X-RoomOps-Instance": ctx.instance_id}
     if ctx.draining:     # a planned restart: the load balancer sends new links elsewhere
-        return JSONResponse({"status": "draining"}, status_code=503)
+        return JSONResponse({"status": "draining"}, status_code=503, headers=headers)
 
     def check() -> None:
         with ctx.unit() as session:
             session.execute(text("SELECT 1"))
 
     await to_thread.run_sync(check)
-    return {"status": "ok"}
+    return JSONResponse({"status": "ok"}, headers=headers)
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
