@@ -28,7 +28,8 @@ def _fill(session: Any, sites: int) -> None:
                                            (None, "unknown"), (True, "degraded" if i % 4 == 0 else "ok")]):
             session.add(Device(id=f"{site}.d{n}", site_id=site, up=up, verdict=verdict))
         if i % 3 == 0:
-            faults.open_fault(session, site_id=site, device_id=f"{site}.d1", check_name=None, cause="down", at=now)
+            faults.open_fault(session, site_id=site, device_id=f"{site}.d1", check_name=None, cause="down",
+                              at=now)
         for k in range(2):
             session.add(SelftestRow(site_id=site, trigger="manual", state="done", verdict=f"v{k}",
                                     finished_at=now - timedelta(hours=k + i % 2)))
