@@ -53,6 +53,18 @@ _COMMAND_ID = re.compile(r'"command_id"\s*:\s*"([A-Za-z0-9][A-Za-z0-9._:-]{0,63}
 log = logging.getLogger(__name__)
 
 LINK_PATH = "/agent/v1/link"
+#: central's close code for a planned restart; its reason says when to dial again
+RESTART_CLOSE_CODE = 4012
+_RETRY_HINT = re.compile(r"retry_after_ms=(\d+)")
+RESTART_DELAY_CAP = 60.0
+
+
+def restart_delay(code: int | None, reason: str | None) -> float | None:
+    """Seconds central asked us to wait before reconnecting, or None when it gave no hint."""
+    if code != RESTART_CLOSE_CODE or not reason:
+        return None
+    found = _RETRY_HINT.search(reason)
+    return min(int(found.group(1)) / 1000, RESTART_DELAY_CAP) if found else None
 
 
 def link_url(central: str) -> str:
@@ -126,6 +138,7 @@ class CentralLink:
                     failing = False
                     self.last_error = ""
                     await self._session(ws)
+                delay = self._honour_restart(ws.close_code, ws.close_reason)
             except InvalidStatus as exc:
                 code = exc.response.status_code
                 self.last_error = f"central refused the link: HTTP {code}"
@@ -138,7 +151,9 @@ class CentralLink:
                 delay = self.backoff.exhaust() if code in LASTING_CLOSE else self.backoff.next_delay()
             except (OSError, TimeoutError, InvalidHandshake) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                delay = self.backoff.next_delay()
+                rcvd = exc.rcvd if isinstance(exc, ConnectionClosed) else None
+                hinted = self._honour_restart(rcvd.code, rcvd.reason) if rcvd is not None else 0.0
+                delay = hinted or self.backoff.next_delay()
             finally:
                 self.connected.clear()
             if self.last_error and not failing:
@@ -146,6 +161,15 @@ class CentralLink:
                 failing = True
             if delay:
                 await asyncio.sleep(delay)
+
+    def _honour_restart(self, code: int | None, reason: str | None) -> float:
+        """A planned central restart names when to come back: wait that long, then start backoff afresh."""
+        delay = restart_delay(code, reason)
+        if delay is None:
+            return 0.0
+        self.backoff.reset()
+        log.info("central is restarting; reconnecting in %.1f s as it asked", delay)
+        return delay
 
     async def _session(self, ws: ClientConnection) -> None:
         self._inflight.clear()

@@ -103,13 +103,16 @@ def _fail(message: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from central.app import create_app
+    from central.serve import serve
+    from central.settings import ConfigError
 
     settings = settings_from(args)
-    app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    serve(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0
 
 

@@ -1,20 +1,33 @@
-"""Everything one app instance holds: settings, database, hub, metrics, rate limiter."""
+"""Everything one app instance holds: settings, database, change bus, agent hub, metrics, limiter.
+
+Built by the composition root (``central.app.create_app``). This module depends on nothing above
+it: the hub is seen only through ``AgentDirectory`` (what routers ask of it), and a unit of work
+is a plain transaction whose listeners announce what it changed after it commits.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from central.hub.hub import AgentHub
+from central.db import transaction
 from central.metrics import Metrics
+from central.notify.bus import ChangeBus
 from central.ratelimit import LoginLimiter, MemoryLoginLimiter
 from central.services.ingest import OrchestrationLimits
-from central.services.wake import take
 from central.settings import Settings
+
+
+class AgentDirectory(Protocol):
+    """What the API reads of the agent hub."""
+
+    @property
+    def connected_sites(self) -> list[str]: ...
 
 
 @dataclass
@@ -23,17 +36,19 @@ class AppContext:
     engine: Engine
     sessions: sessionmaker[Session]
     secret_key: bytes
+    hub: AgentDirectory
+    bus: ChangeBus
+    instance_id: str
     metrics: Metrics = field(default_factory=Metrics)
     limiter: LoginLimiter | None = None
-    hub: AgentHub | None = None
+    #: a planned shutdown has begun: /healthz answers 503 so a load balancer stops routing here
+    draining: bool = False
 
     def __post_init__(self) -> None:
         if self.limiter is None:
             settings = self.settings
             self.limiter = MemoryLoginLimiter(settings.login_max_attempts, settings.login_window_seconds,
                                               max_delay=settings.login_max_delay_seconds)
-        if self.hub is None:
-            self.hub = AgentHub(self)
 
     @property
     def limits(self) -> OrchestrationLimits:
@@ -42,13 +57,6 @@ class AppContext:
 
     @contextmanager
     def unit(self) -> Iterator[Session]:
-        """One transaction; the hub is woken for the sites it touched only after it commits."""
-        session = self.sessions()
-        try:
-            with session.begin():
-                yield session
-            wake_commands, wake_schedule = take(session)
-        finally:
-            session.close()
-        assert self.hub is not None
-        self.hub.wake(wake_commands, wake_schedule)
+        """One transaction; what it changed is announced (hub, dashboard, other instances) once it commits."""
+        with transaction(self.sessions) as session:
+            yield session

@@ -9,12 +9,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
+#: pg_advisory_xact_lock key: instances starting together migrate one after another
+MIGRATION_LOCK_KEY = 0x526F6F6D4F7073   # "RoomOps"
+
 #: Packages added later that keep their own tables on the shared ``Base`` (absent is fine).
-OPTIONAL_MODEL_MODULES = ("central.reports.models", "central.web.models")
+OPTIONAL_MODEL_MODULES = ("central.reports.models", "central.web.models", "central.models.retention")
 
 
 def load_all_models() -> None:
@@ -36,8 +39,13 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade to ``revision``; on PostgreSQL under an advisory lock held until the migration's
+    transaction ends, so of several instances starting at once one migrates and the others then
+    find the schema at head."""
     config = alembic_config(engine)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -45,6 +45,7 @@ ROUTERS: list[APIRouter] = [
 OPTIONAL_ROUTERS: list[str] = [
     "central.web.routes",
     "central.reports.routes",
+    "central.api.retention",
 ]
 
 

@@ -13,6 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 ENV_PREFIX = "ROOMOPS_"
 
 
+class ConfigError(ValueError):
+    """The settings cannot run central as they are; the message says what to change."""
+
+
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "roomops"
@@ -46,8 +50,18 @@ class Settings(BaseModel):
     #: How long after its deadline a delivered command may still report before it is expired.
     command_result_grace_seconds: float = Field(60.0, ge=0)
     expiry_sweep_seconds: float = Field(1.0, gt=0)
-    #: Delivery loop tick: also how fast a command queued by another instance reaches the agent.
-    delivery_poll_seconds: float = Field(1.0, gt=0)
+    #: Safety-net delivery round over every connected site. Changes reach the hub at once after their
+    #: commit (and from other instances through PostgreSQL LISTEN/NOTIFY); this only catches a lost one.
+    delivery_poll_seconds: float = Field(30.0, gt=0)
+    #: A planned restart asks each agent to come back after a delay spread over this window.
+    restart_spread_seconds: float = Field(10.0, ge=0)
+    #: Retention defaults (days; 0 keeps forever); admins change them at /api/v1/admin/retention.
+    retention_messages_days: int = Field(30, ge=0)
+    retention_events_days: int = Field(400, ge=0)
+    retention_commands_days: int = Field(400, ge=0)
+    retention_audit_days: int = Field(0, ge=0)
+    #: How often the retention sweep runs.
+    retention_sweep_seconds: float = Field(3600.0, gt=0)
     heartbeat_interval_seconds: float = Field(15.0, gt=0)
     #: An agent silent for this many heartbeat intervals is dropped.
     heartbeat_misses: int = Field(3, gt=0)
@@ -78,6 +92,15 @@ class Settings(BaseModel):
 
     def resolved_recordings_dir(self) -> Path:
         return self.recordings_dir or self.data_dir / "recordings"
+
+    def check_for_shared_database(self) -> None:
+        """Several instances share a PostgreSQL database: they must sign with one configured key."""
+        url = self.resolved_database_url()
+        if url.startswith("postgresql") and not self.secret_key.get_secret_value():
+            raise ConfigError(
+                "ROOMOPS_SECRET_KEY is not set. On PostgreSQL several central instances share the "
+                "database and must all sign sessions with the same key: set ROOMOPS_SECRET_KEY (a long "
+                "random string, the same for every instance) and start again.")
 
     def resolved_secret_key(self) -> bytes:
         """The configured key, else the one stored in the data dir (created 0600 on first use)."""

@@ -174,3 +174,64 @@ def test_scan_fails_on_a_synthetic_tree_with_a_forbidden_import(tmp_path: Path) 
     found, count = scan(tmp_path)
     assert count == len(OURS) + 3
     assert [str(v) for v in found] == ["drivers/sub/bad.py:3: drivers must not import agent"]
+
+
+# -- layers inside central -------------------------------------------------------------------------
+#: central module (prefix) -> central modules it must not import: the layers point one way,
+#: models < notify < services < context < hub < api/web/reports < routers < app
+CENTRAL_LAYERS: dict[str, tuple[str, ...]] = {
+    "central.models": ("central.notify", "central.services", "central.context", "central.hub", "central.api",
+                       "central.web", "central.reports", "central.app", "central.routers"),
+    "central.notify": ("central.services", "central.context", "central.hub", "central.api", "central.web",
+                       "central.reports", "central.app", "central.routers"),
+    "central.services": ("central.context", "central.hub", "central.api", "central.web", "central.app",
+                         "central.routers"),
+    "central.context": ("central.hub", "central.api", "central.web", "central.reports", "central.app",
+                        "central.routers"),
+    "central.hub": ("central.api", "central.web", "central.reports", "central.app", "central.routers",
+                    "central.context"),
+}
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def layer_violations(source: str, module: str, path: str = "<source>", *,
+                     is_package: bool = False) -> list[Violation]:
+    out = []
+    for layer, forbidden in CENTRAL_LAYERS.items():
+        if not _within(module, layer):
+            continue
+        for line, name in imported_names(source, module, is_package=is_package):
+            hit = next((f for f in forbidden if _within(name, f)), None)
+            if hit is not None:
+                out.append(Violation(path, line, layer, hit))
+    return out
+
+
+def test_central_layers_point_one_way() -> None:
+    found = []
+    for path in sorted((ROOT / "central").rglob("*.py")):
+        found += layer_violations(path.read_text(encoding="utf-8"), _module_name(path, ROOT),
+                                  str(path.relative_to(ROOT)), is_package=path.name == "__init__.py")
+    assert not found, "imports against central's layers:\n" + "\n".join(map(str, found))
+
+
+@pytest.mark.parametrize(("module", "source", "target"), [
+    ("central.context", "from central.hub.hub import AgentHub\n", "central.hub"),
+    ("central.context", "import typing\nif typing.TYPE_CHECKING:\n    from central.hub import hub\n",
+     "central.hub"),
+    ("central.hub.connection", "from central.context import AppContext\n", "central.context"),
+    ("central.services.meetings", "from central.context import AppContext\n", "central.context"),
+    ("central.models.sites", "from central.services import wake\n", "central.services"),
+    ("central.notify.unit", "from central.hub.hub import AgentHub\n", "central.hub"),
+])
+def test_a_backward_import_inside_central_is_reported(module: str, source: str, target: str) -> None:
+    (violation,) = layer_violations(source, module)
+    assert violation.imported == target
+
+
+def test_the_composition_root_may_import_every_layer() -> None:
+    source = "from central.hub.hub import AgentHub\nfrom central.context import AppContext\n"
+    assert layer_violations(source, "central.app") == []

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select, text
 
 from central.api.deps import get_ctx
@@ -17,10 +16,16 @@ from central.models import CommandRow, Fault
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
-async def healthz(ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
-    """``ok``, or ``degraded`` with the supervised tasks failing now and their last error (still 200:
-    the instance serves; a database it cannot reach fails the request instead)."""
+@router.get("/healthz", response_model=None)
+async def healthz(ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
+    """200 when this instance can reach its database (``ok``, or ``degraded`` with the supervised
+    tasks failing now and their last error: the instance still serves); 503 while it drains for a
+    planned restart.
+    The ``X-RoomOps-Instance`` header names the instance that answered (behind a balancer)."""
+    headers = {"X-RoomOps-Instance": ctx.instance_id}
+    if ctx.draining:     # a planned restart: the load balancer sends new links elsewhere
+        return JSONResponse({"status": "draining"}, status_code=503, headers=headers)
+
     def check() -> None:
         with ctx.unit() as session:
             session.execute(text("SELECT 1"))
@@ -28,8 +33,8 @@ async def healthz(ctx: AppContext = Depends(get_ctx)) -> dict[str, Any]:
     await to_thread.run_sync(check)
     failing = ctx.metrics.tasks.degraded()
     if failing:
-        return {"status": "degraded", "tasks": failing}
-    return {"status": "ok"}
+        return JSONResponse({"status": "degraded", "tasks": failing}, headers=headers)
+    return JSONResponse({"status": "ok"}, headers=headers)
 
 
 def metrics_access(request: Request, ctx: AppContext = Depends(get_ctx)) -> None:
@@ -63,7 +68,6 @@ async def metrics(ctx: AppContext = Depends(get_ctx)) -> PlainTextResponse:
             return int(open_faults or 0), by_state
 
     open_faults, by_state = await to_thread.run_sync(counts)
-    assert ctx.hub is not None
     body = ctx.metrics.render(connected_agents=len(ctx.hub.connected_sites), open_faults=open_faults,
                               commands_by_state=by_state)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")

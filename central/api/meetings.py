@@ -19,6 +19,7 @@ from central.api.schemas import (
 from central.context import AppContext
 from central.models import Meeting, MeetingSite, Recording
 from central.services import audit, meetings
+from central.services.locks import lock_meeting
 
 router = APIRouter(prefix="/api/v1/meetings", tags=["meetings"])
 
@@ -76,6 +77,7 @@ def _transition(meeting_id: str, user: Principal, ctx: AppContext, action: str) 
     deadline = ctx.settings.command_deadline_seconds
     try:
         with ctx.unit() as session:
+            lock_meeting(session, meeting_id)   # one start/stop at a time across instances
             row = _get(session, meeting_id)
             if action == "start":
                 meetings.start(session, row, user.username, deadline)

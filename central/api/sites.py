@@ -34,6 +34,17 @@ def _site_out(ctx: AppContext, site: Site) -> SiteOut:
     return out
 
 
+def health_verdict(total: int, up: int, down: int, degraded: bool, open_faults: int) -> str:
+    """A site's verdict from its device counts (also used by the dashboard's grouped overview)."""
+    if not total or up + down == 0:
+        return "unknown"
+    if down == total:
+        return "down"
+    if down or degraded or open_faults:
+        return "degraded"
+    return "ok"
+
+
 def _health(session: Session, site_id: str) -> HealthSummary:
     devices = list(session.scalars(select(Device).where(Device.site_id == site_id)))
     up = sum(1 for d in devices if d.up is True)
@@ -42,14 +53,7 @@ def _health(session: Session, site_id: str) -> HealthSummary:
     open_faults = session.scalar(
         select(func.count()).select_from(Fault).where(Fault.site_id == site_id, Fault.closed_at.is_(None))
     ) or 0
-    if not devices or up + down == 0:
-        verdict = "unknown"
-    elif down == len(devices):
-        verdict = "down"
-    elif down or degraded or open_faults:
-        verdict = "degraded"
-    else:
-        verdict = "ok"
+    verdict = health_verdict(len(devices), up, down, degraded, open_faults)
     return HealthSummary(devices=len(devices), up=up, down=down, unknown=len(devices) - up - down,
                          open_faults=open_faults, verdict=verdict)  # type: ignore[arg-type]
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from central.models import utcnow
+from central.notify.changes import Changes
 from central.services import commands, dead_letters
 from central.services.ingest import (
     IngestOutcome,
@@ -53,7 +54,7 @@ from contracts.messages import (
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from central.context import AppContext
+    from central.hub.hub import AgentHub
     from central.hub.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,13 @@ CLOSE_POLICY = 1008          # a message for another site
 CLOSE_INTERNAL = 1011        # central could not store what the agent sent
 CLOSE_REPLACED = 4000        # the site connected again
 CLOSE_SILENT = 4008          # no message within the heartbeat allowance
+#: planned restart: the reason carries "retry_after_ms=N", when the agent should dial again
+CLOSE_RESTART = 4012
+
+
+def restart_reason(seconds: float) -> str:
+    return f"central restarting; retry_after_ms={round(seconds * 1000)}"
+
 __all__ = ["CLOSE_INCOMPATIBLE", "CLOSE_REVOKED"]
 
 #: the key of a reject for a frame without a usable msg_id
@@ -80,11 +88,14 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class AgentConnection:
-    def __init__(self, ctx: AppContext, ws: WebSocket, site_id: str, token_id: str | None = None) -> None:
-        self.ctx = ctx
+    def __init__(self, hub: AgentHub, ws: WebSocket, site_id: str, token_id: str | None = None) -> None:
+        self.hub = hub
         self.ws = ws
         self.site_id = site_id
+        #: the agent token this link authenticated with (closed when it is revoked)
         self.token_id = token_id
+        #: the site's link generation stored when this link was accepted (None until then)
+        self.generation: int | None = None
         #: the agent's minor schema version (0 until its hello says otherwise): what we send it
         self.peer_minor = 0
         self._wake = asyncio.Event()
@@ -95,8 +106,7 @@ class AgentConnection:
 
     @property
     def writer(self) -> BatchWriter:
-        assert self.ctx.hub is not None
-        return self.ctx.hub.writer
+        return self.hub.writer
 
     # -- called on the event loop by the hub ----------------------------------------------------
     @property
@@ -147,7 +157,7 @@ class AgentConnection:
                 await self.close(CLOSE_INTERNAL, "internal error")
 
     async def _receive_loop(self) -> None:
-        allowance = self.ctx.settings.heartbeat_interval_seconds * self.ctx.settings.heartbeat_misses
+        allowance = self.hub.settings.heartbeat_interval_seconds * self.hub.settings.heartbeat_misses
         while True:
             try:
                 message = await asyncio.wait_for(self.ws.receive(), allowance)
@@ -211,7 +221,7 @@ class AgentConnection:
         try:
             foreign_device(self.site_id, msg)    # before the writer: a bad message never joins a batch
             outcome: IngestOutcome = await self.writer.submit(functools.partial(
-                ingest, site_id=self.site_id, msg=msg, limits=self.ctx.limits))
+                ingest, site_id=self.site_id, msg=msg, limits=self.hub.limits))
         except Rejected as exc:
             await self._reject(raw, msg.msg_id, msg.type, str(exc))
             return
@@ -228,17 +238,16 @@ class AgentConnection:
             self._last_touch = time.monotonic()    # ingest stored last_seen with the message
         elif self._touch_due():
             await self.writer.submit(functools.partial(touch_site, site_id=self.site_id))
-        self.ctx.metrics.message_ingested(msg.type, outcome.new)
+        self.hub.metrics.message_ingested(msg.type, outcome.new)
         for seconds in outcome.command_latencies:
-            self.ctx.metrics.command_finished(seconds)
+            self.hub.metrics.command_finished(seconds)
         await self.send(Ack(site=self.site_id, ack_ids=[msg.msg_id]))
-        if isinstance(msg, Hello):
-            assert self.ctx.hub is not None
-            self.ctx.hub.wake([self.site_id], [self.site_id])
+        if isinstance(msg, Hello):    # the site is ready for its schedule and queued commands
+            self.hub.publish(Changes(commands={self.site_id}, schedules={self.site_id}))
 
     async def _reject(self, raw: str, msg_id: str | None, kind: str | None, reason: str) -> None:
         """Keep the frame as a dead letter, then tell the agent (kept: it may delete it)."""
-        self.ctx.metrics.message_rejected()
+        self.hub.metrics.message_rejected()
         log.warning("site %s: rejected a frame (%s): %s", self.site_id, msg_id or "no msg_id", reason)
         kept = await self.writer.submit(functools.partial(
             dead_letters.keep, site_id=self.site_id, raw=raw, msg_id=msg_id, kind=kind, reason=reason))
@@ -268,14 +277,14 @@ class AgentConnection:
     def _touch_due(self) -> bool:
         """Whether to store last_seen now: at most twice per heartbeat interval."""
         now = time.monotonic()
-        if now - self._last_touch < self.ctx.settings.heartbeat_interval_seconds / 2:
+        if now - self._last_touch < self.hub.settings.heartbeat_interval_seconds / 2:
             return False
         self._last_touch = now
         return True
 
     async def _send_loop(self) -> None:
         """Send what delivery rounds queued here, and a heartbeat when the link has been quiet."""
-        interval = self.ctx.settings.heartbeat_interval_seconds
+        interval = self.hub.settings.heartbeat_interval_seconds
         next_heartbeat = time.monotonic() + interval
         while True:
             try:

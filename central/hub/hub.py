@@ -1,9 +1,12 @@
 """The agent hub: one live WebSocket per site, the links' database writer, and delivery rounds.
 
-A commit that queues commands or changes a schedule tells the hub which sites it touched
-(``wake``). One delivery round then reads what is due for all of those sites at once and hands
-each connection its messages; the connections send them. A periodic round over every connected
-site picks up commands queued by another central instance (or missed by a failed round).
+The hub is built by the composition root (``central.app``) with only what it uses: a unit-of-work
+factory, the settings, the metrics and a ``publish`` callable for its own wake-ups. It hears of
+committed changes through ``on_changes`` (subscribed to the instance's change bus): changes of
+this instance right after their commit, other instances' through PostgreSQL LISTEN/NOTIFY. One
+delivery round then reads what is due for all touched sites at once and hands each connection
+its messages. A slow safety-net round over every connected site (``delivery_poll_seconds``)
+picks up anything a lost notification or a failed round left behind.
 """
 
 from __future__ import annotations
@@ -12,27 +15,43 @@ import asyncio
 import contextlib
 import functools
 import logging
+import random
 import threading
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from central.hub import delivery
-from central.hub.connection import CLOSE_REVOKED, AgentConnection
-from central.hub.writer import BatchWriter
+from central.hub.connection import (
+    CLOSE_POLICY,
+    CLOSE_REPLACED,
+    CLOSE_RESTART,
+    CLOSE_REVOKED,
+    AgentConnection,
+    restart_reason,
+)
+from central.hub.writer import BatchWriter, UnitFactory
+from central.metrics import Metrics
+from central.notify.changes import Changes
+from central.services.ingest import OrchestrationLimits
+from central.settings import Settings
 from central.supervise import supervise
-
-if TYPE_CHECKING:
-    from central.context import AppContext
 
 log = logging.getLogger(__name__)
 
 
 class AgentHub:
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
-        self.writer = BatchWriter(ctx.unit)
+    def __init__(self, unit: UnitFactory, settings: Settings, metrics: Metrics,
+                 publish: Callable[[Changes], None], instance_id: str) -> None:
+        self.unit = unit
+        self.settings = settings
+        self.metrics = metrics
+        self.publish = publish
+        self.instance_id = instance_id
+        self.limits = OrchestrationLimits(settings.command_deadline_seconds,
+                                          settings.default_multisite_capacity)
+        self.writer = BatchWriter(unit, name="link-writer")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connections: dict[str, AgentConnection] = {}
         self._lock = threading.Lock()
@@ -41,17 +60,23 @@ class AgentHub:
         self._due_schedule: set[str] = set()
         self._due = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing: set[asyncio.Task[None]] = set()
         #: delivery rounds run (for tests and metrics)
         self.rounds = 0
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         if not self._tasks:
-            tasks = self.ctx.metrics.tasks
+            tasks = self.metrics.tasks
             self._tasks = [loop.create_task(supervise("hub-delivery", self._deliver_forever, tasks),
                                             name="hub-delivery"),
                            loop.create_task(supervise("hub-poll", self._poll_forever, tasks),
                                             name="hub-poll")]
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the hub's links and delivery run on (None before the app started)."""
+        return self._loop
 
     @property
     def connected_sites(self) -> list[str]:
@@ -76,19 +101,22 @@ class AgentHub:
             return False
 
     def wake(self, command_sites: Iterable[str], schedule_sites: Iterable[str] = ()) -> None:
-        """Thread-safe: called after a commit from request threads, the writer or the event loop."""
-        command_sites, schedule_sites = set(command_sites), set(schedule_sites)
+        """Thread-safe: mark sites due for their commands / schedule."""
+        self.on_changes(Changes(commands=set(command_sites), schedules=set(schedule_sites)))
+
+    def on_changes(self, changes: Changes) -> None:
+        """Thread-safe, never blocks: called by the change bus from any thread."""
         loop = self._loop
-        if (not command_sites and not schedule_sites) or loop is None or loop.is_closed():
+        if not changes or loop is None or loop.is_closed():
             return
         try:
             on_loop = asyncio.get_running_loop() is loop
         except RuntimeError:
             on_loop = False
         if on_loop:
-            self._mark_due(command_sites, schedule_sites)
+            self._apply(changes)
         else:
-            loop.call_soon_threadsafe(self._mark_due, command_sites, schedule_sites)
+            loop.call_soon_threadsafe(self._apply, changes)
 
     def close_links_for(self, site_ids: Iterable[str] = (), token_ids: Iterable[str] = (), *,
                         reason: str = "the site's credentials were revoked") -> int:
@@ -107,11 +135,19 @@ class AgentHub:
             asyncio.run_coroutine_threadsafe(conn.close(CLOSE_REVOKED, reason), loop)
         return len(doomed)
 
-    async def close_all(self) -> None:
+    async def drain(self, spread_seconds: float) -> int:
+        """Close every link for a planned restart, each with its own retry hint within the spread."""
         with self._lock:
             connections = list(self._connections.values())
-        for conn in connections:
-            await conn.close(1001, "central is shutting down")
+        window = max(0.5, spread_seconds)
+        await asyncio.gather(*(conn.close(CLOSE_RESTART, restart_reason(random.uniform(0.5, window)))
+                               for conn in connections), return_exceptions=True)
+        return len(connections)
+
+    async def close_all(self, code: int = 1001, reason: str = "central is shutting down") -> None:
+        with self._lock:
+            connections = list(self._connections.values())
+        await asyncio.gather(*(conn.close(code, reason) for conn in connections), return_exceptions=True)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -120,19 +156,46 @@ class AgentHub:
         self._tasks = []
         await self.writer.close()
 
-    # -- delivery rounds (event loop) -------------------------------------------------------------
+    # -- on the event loop ------------------------------------------------------------------------
+    def _apply(self, changes: Changes) -> None:
+        if changes.resync:
+            with self._lock:
+                everyone = set(self._connections)
+            self._mark_due(everyone, everyone)
+        else:
+            self._mark_due(changes.commands, changes.schedules)
+        if changes.links or changes.tokens:
+            self._close_stale(changes.links, changes.tokens)
+
+    def _close_stale(self, links: dict[str, int], tokens: set[str]) -> None:
+        """Close links taken over by a newer one (on another instance) or whose token was revoked."""
+        with self._lock:
+            connections = list(self._connections.values())
+        for conn in connections:
+            newer = links.get(conn.site_id)
+            if newer is not None and conn.generation is not None and conn.generation < newer:
+                self._spawn(conn.close(CLOSE_REPLACED, "replaced by a newer connection of the site"))
+            elif conn.token_id is not None and conn.token_id in tokens:
+                self._spawn(conn.close(CLOSE_POLICY, "the site token was revoked"))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     def _mark_due(self, command_sites: set[str], schedule_sites: set[str]) -> None:
+        if not command_sites and not schedule_sites:
+            return
         self._due_commands |= command_sites
         self._due_schedule |= schedule_sites
         self._due.set()
 
     async def _poll_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.ctx.settings.delivery_poll_seconds)   # a cadence, not a wait on a device
+            await asyncio.sleep(self.settings.delivery_poll_seconds)   # a cadence, not a wait on a device
             with self._lock:
                 sites = set(self._connections)
-            if sites:
-                self._mark_due(sites, set())
+            self._mark_due(sites, set())
 
     async def _deliver_forever(self) -> None:
         while True:
@@ -142,9 +205,9 @@ class AgentHub:
             schedule_due, self._due_schedule = self._due_schedule, set()
             try:
                 await self._deliver(commands_due, schedule_due)
-                self.ctx.metrics.tasks.ok("hub-delivery")
+                self.metrics.tasks.ok("hub-delivery")
             except Exception as exc:  # noqa: BLE001 - one failed round must not end delivery for good
-                self.ctx.metrics.tasks.failed("hub-delivery", exc)    # counted and shown like a restart
+                self.metrics.tasks.failed("hub-delivery", exc)    # counted and shown like a restart
                 # keep them due; the next poll tick starts the next round (no tight retry loop)
                 log.error("delivery to %d site(s) failed: %s", len(commands_due | schedule_due), exc,
                           exc_info=not isinstance(exc, SQLAlchemyError))

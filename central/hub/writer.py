@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -42,9 +43,14 @@ class _Outcome:
 
 
 class BatchWriter:
-    def __init__(self, unit: UnitFactory, max_batch: int = MAX_BATCH) -> None:
+    """Writes on a thread of its own: the shared pool also runs PDF rendering, checksums and sign-in,
+    and a link's ack must not wait behind them."""
+
+    def __init__(self, unit: UnitFactory, max_batch: int = MAX_BATCH, name: str = "batch-writer") -> None:
         self._unit = unit
         self.max_batch = max_batch
+        self.name = name
+        self._executor: ThreadPoolExecutor | None = None
         self._queue: asyncio.Queue[_Pending | None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -70,11 +76,15 @@ class BatchWriter:
             return
         self._queue.put_nowait(None)
         await self._task
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
 
     def _start(self) -> asyncio.Queue[_Pending | None]:
         if self._queue is None:
             self._queue = asyncio.Queue()
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="link-writer")
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
         return self._queue
 
     async def _run(self) -> None:
@@ -84,7 +94,8 @@ class BatchWriter:
             while True:
                 batch, stop = self._take(await self._queue.get())
                 if batch:
-                    outcomes = await to_thread.run_sync(self._write, [p.job for p in batch])
+                    outcomes = await asyncio.get_running_loop().run_in_executor(
+                        self._executor, self._write, [p.job for p in batch])
                     for pending, outcome in zip(batch, outcomes, strict=True):
                         _resolve(pending.future, outcome)
                 if stop:

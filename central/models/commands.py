@@ -14,7 +14,9 @@ FINAL_STATES = frozenset({"succeeded", "failed", "expired"})
 
 class CommandRow(Base):
     __tablename__ = "commands"
-    __table_args__ = (Index("ix_commands_site_state", "site_id", "state"),)
+    __table_args__ = (Index("ix_commands_site_state", "site_id", "state"),
+                      # the expiry sweep claims overdue commands by state and deadline
+                      Index("ix_commands_state_deadline", "state", "deadline"))
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))

@@ -28,6 +28,10 @@ class Site(Base):
     #: a retired site keeps its row and history (reports of its period show it); no agent may link
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     retired_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Which central instance holds the site's link, and the link's generation: a disconnect only
+    #: marks the site off-line when both still match (compare-and-set across instances).
+    link_instance: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    link_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AgentToken(Base):

@@ -126,7 +126,8 @@ def mark_acked(session: Session, site_id: str, ids: Iterable[str], now: datetime
 
 def apply_result(session: Session, site_id: str, msg: CommandResult) -> CommandRow | None:
     """Record an agent's report on a command; returns the row when it just reached a final state."""
-    row = session.get(CommandRow, msg.command_id)
+    # locked: a sweep expiring it on another instance finishes first, and its state is read fresh
+    row = session.get(CommandRow, msg.command_id, with_for_update=True, populate_existing=True)
     if row is None or row.site_id != site_id or row.state in FINAL_STATES:
         return None
     now = utcnow()
@@ -150,6 +151,8 @@ def expire_overdue(session: Session, now: datetime, grace_seconds: float) -> lis
             ((CommandRow.state == "queued") & (CommandRow.deadline <= now))
             | ((CommandRow.state == "running") & (CommandRow.deadline <= now - grace))
         )
+        # several instances sweep at once: each claims the rows no other sweep holds (PostgreSQL)
+        .with_for_update(skip_locked=True)
     ).all()
     for row in rows:
         row.error = (

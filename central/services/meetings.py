@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from central.models import CommandRow, Device, Meeting, MeetingSite, Recording, Site, utcnow
 from central.services import commands
+from central.services.locks import lock_meeting
 from central.services.wake import wake_schedule
 from contracts.messages import CallState, MeetingSchedule
 
@@ -196,7 +197,7 @@ def _loaded(session: Session, meeting_id: str) -> tuple[Meeting | None, dict[str
     weakly (a second ``session.get`` would read the row again)."""
     cache: dict[str, tuple[Meeting | None, dict[str, MeetingSite]]] = session.info.setdefault(_LOADED, {})
     if meeting_id not in cache:
-        meeting = session.get(Meeting, meeting_id)
+        meeting = lock_meeting(session, meeting_id)     # other instances wait: one decision per change
         cache[meeting_id] = (meeting, {link.site_id: link for link in _links(session, meeting_id)}
                              if meeting is not None else {})
     return cache[meeting_id]

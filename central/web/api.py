@@ -17,12 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.api.deps import Principal, get_ctx, reader, secretariat
-from central.api.sites import list_sites, site_detail
+from central.api.sites import site_detail
 from central.context import AppContext
 from central.models import Device, Fault, Meeting, MeetingSite, SelftestRow, utcnow
 from central.services import audit, meetings
 from central.services.wake import wake_schedule
-from central.web.feed import DEFAULT_INTERVAL_SECONDS, ChangeFeed
+from central.web.feed import ChangeFeed
+from central.web.overview import overview_rows
 
 router = APIRouter(prefix="/api/v1", tags=["dashboard"])
 
@@ -39,8 +40,7 @@ def change_feed(request: Request) -> ChangeFeed:
     if feed is None:
         ctx: AppContext = request.app.state.ctx
         interval = getattr(request.app.state, "dashboard_feed_interval", None)
-        feed = ChangeFeed(ctx.sessions, float(interval) if interval is not None else DEFAULT_INTERVAL_SECONDS,
-                          health=ctx.metrics.tasks)
+        feed = ChangeFeed(ctx.bus) if interval is None else ChangeFeed(ctx.bus, float(interval))
         request.app.state.dashboard_feed = feed
     return feed
 
@@ -131,20 +131,9 @@ def _last_selftest(session: Session, site_id: str) -> SelftestBrief | None:
 
 
 @router.get("/dashboard/sites", response_model=list[SiteCard])
-def overview(user: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> list[SiteCard]:
-    now = utcnow()
-    cards = []
-    for site in list_sites(user, ctx):
-        detail = site_detail(site.id, user, ctx)
-        with ctx.unit() as session:
-            cards.append(SiteCard(
-                id=site.id, name=site.name, name_zh=site.name_zh, agent_connected=detail.agent_connected,
-                last_seen=site.last_seen, devices_total=detail.health.devices, devices_up=detail.health.up,
-                devices_down=detail.health.down, open_faults=detail.health.open_faults,
-                verdict=detail.health.verdict, next_meeting=_next_meeting(session, site.id, now),
-                last_selftest=_last_selftest(session, site.id),
-            ))
-    return cards
+def overview(_: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> list[SiteCard]:
+    with ctx.unit() as session:
+        return [SiteCard.model_validate(row) for row in overview_rows(session, ctx.settings, utcnow())]
 
 
 # -- meetings list with their sites ----------------------------------------------------------------

@@ -1,109 +1,45 @@
-"""The dashboard's change feed: which kinds of data changed, found by polling the database.
+"""The dashboard's change feed: which kinds of data changed, as the instance's change bus tells.
 
-Polling (one small query set per tick for all browsers of an app instance) instead of hooks in
-the ingest path keeps the dashboard independent of the agent hub and correct behind a load
-balancer: a change written by another central instance shows up just the same. Browsers get only
-the names of the topics that changed and fetch the data through the REST API, so every role rule
-of the API applies to what they see.
+Every committed transaction of this instance announces the dashboard topics its writes touched
+(``central.notify.unit``), and other instances' commits arrive through PostgreSQL LISTEN/NOTIFY,
+so a change written anywhere shows up without reading any table: the cost no longer grows with
+what the database holds. Topics are gathered for ``interval`` seconds and sent together, so a busy
+ingest costs a browser one event per interval, not one per message. Browsers get only the names
+of the topics that changed and fetch the data through the REST API, so every role rule of the API
+applies to what they see. After the change listener reconnects (it may have missed changes),
+every topic counts as changed once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-from datetime import timedelta
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, sessionmaker
-
-from central.models import (
-    FINAL_STATES,
-    AuditEntry,
-    CommandRow,
-    Device,
-    Fault,
-    Meeting,
-    MeetingSite,
-    Relocation,
-    SelftestRow,
-    Site,
-    utcnow,
-)
-from central.supervise import TaskHealth, supervise
+from central.notify.bus import ChangeBus
+from central.notify.changes import TOPICS, Changes
 
 log = logging.getLogger(__name__)
 
-TOPICS = ("sites", "devices", "faults", "selftests", "meetings", "commands", "relocations", "audit")
-DEFAULT_INTERVAL_SECONDS = 1.0
-#: Commands and self-tests older than this are final and no longer watched.
-RECENT = timedelta(hours=6)
-
-
-def _digest(rows: object) -> str:
-    return hashlib.sha256(repr(rows).encode()).hexdigest()
-
-
-def fingerprints(session: Session) -> dict[str, str]:
-    """One digest per topic; a topic changed when its digest did."""
-    since = utcnow() - RECENT
-    return {
-        "sites": _digest(session.execute(
-            select(Site.id, Site.name, Site.name_zh, Site.agent_connected, Site.connected_at)
-            .order_by(Site.id)
-        ).all()),
-        "devices": _digest(session.execute(
-            select(Device.id, Device.up, Device.verdict, Device.since, Device.reasons, Device.identity,
-                   Device.address).order_by(Device.id)
-        ).all()),
-        "faults": _digest(session.execute(
-            select(func.count(Fault.id), func.max(Fault.id), func.count(Fault.closed_at))
-        ).all()),
-        "selftests": _digest(session.execute(
-            select(SelftestRow.id, SelftestRow.state, SelftestRow.verdict)
-            .where(or_(SelftestRow.created_at > since, SelftestRow.state == "requested"))
-            .order_by(SelftestRow.id)
-        ).all()),
-        "meetings": _digest((
-            session.execute(
-                select(Meeting.id, Meeting.state, Meeting.title, Meeting.start, Meeting.end, Meeting.mode,
-                       Meeting.host_site, Meeting.bridge_uri).order_by(Meeting.id)
-            ).all(),
-            session.execute(
-                select(func.count(), func.max(MeetingSite.updated_at)).select_from(MeetingSite)
-            ).all(),
-        )),
-        "commands": _digest(session.execute(
-            select(CommandRow.id, CommandRow.state)
-            .where(or_(CommandRow.created_at > since, CommandRow.state.not_in(FINAL_STATES)))
-            .order_by(CommandRow.id)
-        ).all()),
-        "relocations": _digest(session.execute(
-            select(Relocation.id, Relocation.state, Relocation.updated_at).order_by(Relocation.id)
-        ).all()),
-        "audit": _digest(session.execute(select(func.max(AuditEntry.id), func.count(AuditEntry.id))).all()),
-    }
+DEFAULT_INTERVAL_SECONDS = 0.5
 
 
 class ChangeFeed:
-    """Polls while at least one browser listens; each listener gets the set of changed topics."""
+    """Listens on the bus while at least one browser listens; each listener gets the changed topics."""
 
-    def __init__(self, sessions: sessionmaker[Session], interval: float = DEFAULT_INTERVAL_SECONDS,
-                 health: TaskHealth | None = None) -> None:
-        self._sessions = sessions
-        self._health = health or TaskHealth()
+    def __init__(self, bus: ChangeBus, interval: float = DEFAULT_INTERVAL_SECONDS) -> None:
+        self._bus = bus
         self.interval = interval
         self._listeners: set[asyncio.Queue[list[str] | None]] = set()
-        self._task: asyncio.Task[None] | None = None
-        self._last: dict[str, str] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: set[str] = set()
+        self._flush: asyncio.TimerHandle | None = None
 
     def subscribe(self) -> asyncio.Queue[list[str] | None]:
         queue: asyncio.Queue[list[str] | None] = asyncio.Queue(maxsize=16)
+        if not self._listeners:
+            self._loop = asyncio.get_running_loop()
+            self._bus.subscribe(self._on_changes)
         self._listeners.add(queue)
-        if self._task is None or self._task.done():
-            # supervised: a failing read is logged, counted and retried with backoff
-            self._task = asyncio.get_running_loop().create_task(
-                supervise("dashboard-feed", self._run, self._health), name="dashboard-change-feed")
         return queue
 
     def close(self) -> None:
@@ -115,25 +51,32 @@ class ChangeFeed:
 
     def unsubscribe(self, queue: asyncio.Queue[list[str] | None]) -> None:
         self._listeners.discard(queue)
-        if not self._listeners and self._task is not None:
-            self._task.cancel()
-            self._task = None
-            self._last = None
+        if not self._listeners:
+            self._bus.unsubscribe(self._on_changes)
+            if self._flush is not None:
+                self._flush.cancel()
+                self._flush = None
+            self._pending.clear()
 
-    async def _run(self) -> None:
-        while self._listeners:
-            current = await asyncio.to_thread(self._read)
-            self._health.ok("dashboard-feed")
-            if self._last is not None:
-                changed = [topic for topic in TOPICS if current[topic] != self._last.get(topic)]
-                if changed:
-                    self._publish(changed)
-            self._last = current
-            await asyncio.sleep(self.interval)
+    # -- any thread -> the event loop ---------------------------------------------------------------
+    def _on_changes(self, changes: Changes) -> None:
+        topics = set(TOPICS) if changes.resync else changes.topics & set(TOPICS)
+        loop = self._loop
+        if topics and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._note, topics)
 
-    def _read(self) -> dict[str, str]:
-        with self._sessions() as session:
-            return fingerprints(session)
+    def _note(self, topics: set[str]) -> None:
+        if not self._listeners:
+            return
+        self._pending |= topics
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(self.interval, self._send)
+
+    def _send(self) -> None:
+        self._flush = None
+        topics, self._pending = [t for t in TOPICS if t in self._pending], set()
+        if topics:
+            self._publish(topics)
 
     def _publish(self, topics: list[str]) -> None:
         for queue in list(self._listeners):
@@ -148,4 +91,3 @@ class ChangeFeed:
 def _drain(queue: asyncio.Queue[list[str] | None]) -> None:
     while not queue.empty():
         queue.get_nowait()
-

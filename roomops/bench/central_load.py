@@ -7,9 +7,13 @@ be read from /proc and the load generator does not share its interpreter. The ag
 - ingest: L links each send M ``status`` messages (8 devices each) one after another, all links at
   once; latency is send -> central's ``ack`` (stored by then), throughput is messages / wall time;
 - held links: N links connected with their ``hello`` stored; central's RSS before and after;
-- fan-out: a bridge meeting of S sites is started through the API; the time from sending the start
-  request until every site's link has received its ``connect`` command (each fake agent reports
-  its ``prepare`` done at once, so this is central's own path: prepare out, result in, connect out).
+- fan-out: a bridge meeting of S sites is started through the API while all N links are held; the
+  time from sending the start request until every site's link has received its ``connect`` command
+  (each fake agent reports its ``prepare`` done at once, so this is central's own path: prepare
+  out, result in, connect out);
+- reconnect: central is stopped (SIGTERM) with all N links up and started again; every link dials
+  again at once (at most RECONNECT_CONCURRENCY handshakes in flight) and the time from the new
+  process answering ``/healthz`` until every link has its ``hello`` acknowledged is measured.
 """
 
 from __future__ import annotations
@@ -39,7 +43,10 @@ from roomops.bench.stats import Summary, ms, percentile
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 HOST = "127.0.0.1"
 PASSWORD = "bench-password-1"
-OPEN_BATCH = 50
+OPEN_CONCURRENCY = 100
+RECONNECT_CONCURRENCY = 500
+#: several instances on PostgreSQL need one shared key; the bench passes one to every process
+BENCH_SECRET = "bench-secret-key-not-for-production-0123456789"
 
 
 @dataclass
@@ -59,6 +66,26 @@ class Result:
     rss_idle_kb: int = 0
     rss_held_kb: int = 0
     fanout: dict[int, list[float]] = field(default_factory=dict)
+    reconnect_seconds: float | None = None
+    restart_seconds: float | None = None
+
+    def figures(self) -> dict[str, object]:
+        """The ``--json`` shape of this backend's results."""
+        per_s = len(self.ingest_latencies) / self.ingest_seconds if self.ingest_seconds else None
+        return {
+            "held_links": self.held,
+            "rss_idle_mb": round(self.rss_idle_kb / 1024, 1),
+            "rss_held_mb": round(self.rss_held_kb / 1024, 1),
+            "fanout_ms": {str(n): round(Summary.of(v).median * 1000, 1) for n, v in self.fanout.items() if v},
+            "ingest_per_s": round(per_s, 1) if per_s else None,
+            "ingest_p99_ms": round(percentile(self.ingest_latencies, 99) * 1000, 1)
+            if self.ingest_latencies else None,
+            "ingest_links": self.ingest_links,
+            "open_links_per_s": round((self.held - self.ingest_links) / self.open_seconds, 1)
+            if self.open_seconds else None,
+            "reconnect_s": round(self.reconnect_seconds, 2) if self.reconnect_seconds is not None else None,
+            "restart_s": round(self.restart_seconds, 2) if self.restart_seconds is not None else None,
+        }
 
 
 # -- databases and the central process ------------------------------------------------------------------
@@ -131,7 +158,8 @@ def central_process(data_dir: Path, url: str, port: int) -> Iterator[subprocess.
     proc = subprocess.Popen(
         [sys.executable, "-m", "roomops.cli", "central", "--data-dir", str(data_dir), "--database-url", url,
          "serve", "--host", HOST, "--port", str(port), "--log-level", "warning"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env={**os.environ, "ROOMOPS_SECRET_KEY": BENCH_SECRET})
     log.close()
     try:
         deadline = time.monotonic() + 60
@@ -157,13 +185,23 @@ def central_process(data_dir: Path, url: str, port: int) -> Iterator[subprocess.
 
 
 # -- the phases --------------------------------------------------------------------------------------
-async def open_links(ws_url: str, tokens: dict[str, str], sites: list[str]) -> list[FakeLink]:
+async def open_links(ws_url: str, tokens: dict[str, str], sites: list[str],
+                     concurrency: int = OPEN_CONCURRENCY) -> list[FakeLink]:
     links = [FakeLink(ws_url, site, tokens[site]) for site in sites]
-    for i in range(0, len(links), OPEN_BATCH):
-        batch = links[i:i + OPEN_BATCH]
-        await asyncio.gather(*(link.open() for link in batch))
-        await asyncio.gather(*(link.request(link.hello()) for link in batch))
+    await connect_all(links, concurrency)
     return links
+
+
+async def connect_all(links: list[FakeLink], concurrency: int) -> None:
+    """Open every link and have its hello acknowledged, ``concurrency`` handshakes at a time."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(link: FakeLink) -> None:
+        async with gate:
+            await link.open()
+            await link.request(link.hello(), timeout=120)
+
+    await asyncio.gather(*(one(link) for link in links))
 
 
 async def ingest(links: list[FakeLink], messages: int) -> tuple[list[float], float]:
@@ -203,24 +241,25 @@ async def fanout(base_url: str, links: list[FakeLink], repeats: int) -> list[flo
 
 
 async def _phases(proc: subprocess.Popen[bytes], port: int, tokens: dict[str, str], sizes: Sizes,
-                  result: Result) -> None:
+                  result: Result, links: list[FakeLink]) -> None:
     ws_url = f"ws://{HOST}:{port}/agent/v1/link"
     base_url = f"http://{HOST}:{port}"
     sites = site_ids(len(tokens))
     result.rss_idle_kb = rss_kb(proc.pid)
-    links = await open_links(ws_url, tokens, sites[:sizes.ingest_links])
-    try:
-        result.ingest_links = len(links)
-        result.ingest_latencies, result.ingest_seconds = await ingest(links, sizes.ingest_messages)
-        start = time.perf_counter()
-        links += await open_links(ws_url, tokens, sites[len(links):sizes.held_links])
-        result.open_seconds = time.perf_counter() - start
-        result.held = len(links)
-        result.rss_held_kb = rss_kb(proc.pid)
-        for count in sizes.fanout_sites:
-            result.fanout[count] = await fanout(base_url, links[:count], sizes.fanout_repeats)
-    finally:
-        await asyncio.gather(*(link.close() for link in links), return_exceptions=True)
+    links += await open_links(ws_url, tokens, sites[:sizes.ingest_links])
+    result.ingest_links = len(links)
+    result.ingest_latencies, result.ingest_seconds = await ingest(links, sizes.ingest_messages)
+    start = time.perf_counter()
+    links += await open_links(ws_url, tokens, sites[len(links):sizes.held_links])
+    result.open_seconds = time.perf_counter() - start
+    result.held = len(links)
+    result.rss_held_kb = rss_kb(proc.pid)
+    for count in sizes.fanout_sites:
+        result.fanout[count] = await fanout(base_url, links[:count], sizes.fanout_repeats)
+
+
+async def _close(links: list[FakeLink]) -> None:
+    await asyncio.gather(*(link.close() for link in links), return_exceptions=True)
 
 
 def measure(backend: Backend, sizes: Sizes) -> Result:
@@ -230,8 +269,24 @@ def measure(backend: Backend, sizes: Sizes) -> Result:
         count = max(sizes.held_links, sizes.ingest_links, *sizes.fanout_sites)
         tokens = seed(data_dir, backend.url, count)
         port = free_port()
-        with central_process(data_dir, backend.url, port) as proc:
-            asyncio.run(_phases(proc, port, tokens, sizes, result))
+        loop = asyncio.new_event_loop()
+        links: list[FakeLink] = []
+        try:
+            with central_process(data_dir, backend.url, port) as proc:
+                loop.run_until_complete(_phases(proc, port, tokens, sizes, result, links))
+                stopped = time.perf_counter()
+            # central is gone with every link up: all of them dial again as soon as it is back
+            loop.run_until_complete(_close(links))
+            if sizes.reconnect and links:
+                with central_process(data_dir, backend.url, port):
+                    back = time.perf_counter()
+                    result.restart_seconds = back - stopped
+                    loop.run_until_complete(connect_all(links, RECONNECT_CONCURRENCY))
+                    result.reconnect_seconds = time.perf_counter() - back
+                    loop.run_until_complete(_close(links))
+        finally:
+            loop.run_until_complete(_close(links))
+            loop.close()
     return result
 
 
@@ -265,7 +320,13 @@ def run(sizes: Sizes) -> Section:
     for count in sizes.fanout_sites:
         row(f"meeting start -> every site has its connect, {count} sites (median of {sizes.fanout_repeats})",
             [ms(Summary.of(r.fanout[count]).median) for r in results])
+    if sizes.reconnect:
+        row(f"central restarted: stop -> serving again (all {results[0].held} links up at the stop)",
+            [f"{r.restart_seconds:.1f} s" if r.restart_seconds is not None else "-" for r in results])
+        row(f"serving again -> all {results[0].held} links back with hello stored",
+            [f"{r.reconnect_seconds:.1f} s" if r.reconnect_seconds is not None else "-" for r in results])
     section.rows = rows
+    section.data = {r.backend.lower(): r.figures() for r in results}
     if skipped:
         section.notes.append(f"PostgreSQL not measured: {skipped}")
     section.notes.append(f"central: one `roomops central serve` process (uvicorn, one worker), pid-level RSS "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -14,6 +15,8 @@ class Section:
     rows: list[list[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0                          # how long the benchmark itself took
+    #: the figures as plain data, for ``--json``
+    data: dict[str, Any] = field(default_factory=dict)
 
     def table(self) -> str:
         if not self.header:

@@ -1,4 +1,4 @@
-"""How much each benchmark does: full by default, small with ``--quick``."""
+"""How much each benchmark does: the issue's goal sizes by default, small with ``--quick``."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ class Sizes:
     netmiko_requests: int = 100
     visca_requests: int = 100
     selftest_repeats: int = 5
-    ingest_links: int = 50
-    ingest_messages: int = 40           # per link
-    held_links: int = 500
-    fanout_sites: tuple[int, ...] = (6, 500)
+    ingest_links: int = 500
+    ingest_messages: int = 20           # per link
+    held_links: int = 10_000
+    fanout_sites: tuple[int, ...] = (6, 1000)
     fanout_repeats: int = 3
     agent_lag_seconds: float = 20.0     # agent event-loop lag under 50 reports/s, each way
+    #: restart central with every held link up and time how long until all are back
+    reconnect: bool = True
 
 
 FULL = Sizes()

@@ -138,6 +138,8 @@ def central_settings(tmp_path: Any, database_url: str = "", **overrides: Any) ->
         "delivery_poll_seconds": 0.2, "expiry_sweep_seconds": 0.1, "command_deadline_seconds": 10.0,
         "command_result_grace_seconds": 1.0,
     }
+    if database_url.startswith("postgresql"):     # shared databases need one configured key
+        values["secret_key"] = "test-secret-key-shared-by-instances"
     values.update(overrides)
     return Settings(**values)
 

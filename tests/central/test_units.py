@@ -112,10 +112,12 @@ def test_metrics_text_format() -> None:
         metrics.command_finished(seconds)
     text = metrics.render(connected_agents=2, open_faults=1, commands_by_state={"queued": 4})
     lines = text.splitlines()
-    assert 'roomops_messages_ingested_total{type="status"} 1' in lines
-    assert "roomops_messages_duplicate_total 1" in lines and "roomops_connected_agents 2" in lines
-    assert 'roomops_command_latency_seconds{quantile="0.5"} 0.2' in lines
-    assert "roomops_command_latency_seconds_count 3" in lines
-    assert 'roomops_commands{state="queued"} 4' in lines
+    assert 'roomops_messages_ingested_total{type="status"} 1.0' in lines
+    assert "roomops_messages_duplicate_total 1.0" in lines and "roomops_connected_agents 2.0" in lines
+    # a histogram, not a per-process quantile: buckets of several instances add up
+    assert "# TYPE roomops_command_latency_seconds histogram" in lines
+    assert 'roomops_command_latency_seconds_bucket{le="0.25"} 2.0' in lines
+    assert "roomops_command_latency_seconds_count 3.0" in lines
+    assert 'roomops_commands{state="queued"} 4.0' in lines
     for line in lines:
         assert line.startswith("#") or len(line.split(" ")) == 2, line
