@@ -176,7 +176,7 @@ class AgentHub:
             if newer is not None and conn.generation is not None and conn.generation < newer:
                 self._spawn(conn.close(CLOSE_REPLACED, "replaced by a newer connection of the site"))
             elif conn.token_id is not None and conn.token_id in tokens:
-                self._spawn(conn.close(CLOSE_POLICY, "the site token was revoked"))
+                self._spawn(conn.close(CLOSE_REVOKED, "the site token was revoked"))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
