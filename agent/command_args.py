@@ -25,7 +25,7 @@ SiteId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
 #: a venue is a file stem in the agent's venue directory, never a path (see ``agent.venues``)
 VenueName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 #: SIP / H.323 / tel URIs and dial numbers: no space, quote, or control character
-DialUri = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+\[][A-Za-z0-9:@._+;=%\[\]-]{0,254}$")]
+DialUri = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+\[][A-Za-z0-9:@._+;=%\[\]*#~!$,/-]{0,254}$")]
 #: device setting keys as drivers name them ("network.ipv4.address", "sip.uri")
 ConfigKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")]
 

@@ -74,7 +74,7 @@ class MeOut(BaseModel):
 SITE_ID_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 SiteId = Annotated[str, StringConstraints(pattern=SITE_ID_PATTERN)]
 #: SIP / H.323 / tel URIs: no space, quote or control character (they end up in codec commands)
-URI_PATTERN = r"^[A-Za-z0-9+\[][A-Za-z0-9:@._+;=%\[\]-]{0,254}$"
+URI_PATTERN = r"^[A-Za-z0-9+\[][A-Za-z0-9:@._+;=%\[\]*#~!$,/-]{0,254}$"
 CallUri = Annotated[str, StringConstraints(pattern=URI_PATTERN)]
 #: a host codec's far ends: real codecs host a handful; 64 is far above any of them
 MAX_MULTISITE = 64
