@@ -24,7 +24,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from central.hub import delivery
 from central.hub.connection import (
-    CLOSE_POLICY,
     CLOSE_REPLACED,
     CLOSE_RESTART,
     CLOSE_REVOKED,
