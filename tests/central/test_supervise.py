@@ -65,7 +65,8 @@ async def test_sweeper_recovers_and_healthz_says_degraded_meanwhile(server: Runn
     key = 'roomops_task_restarts_total{task="sweeper"}'
     restarts = next(line for line in metrics.splitlines() if line.startswith(key))
     assert float(restarts.split()[-1]) >= 1
-    failing = next(line for line in metrics.splitlines() if line.startswith('roomops_task_failing{task="sweeper"}'))
+    gauge = 'roomops_task_failing{task="sweeper"}'
+    failing = next(line for line in metrics.splitlines() if line.startswith(gauge))
     assert float(failing.split()[-1]) == 0
 
 
