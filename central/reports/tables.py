@@ -170,12 +170,14 @@ def inspection_record_document(rec: dict[str, Any], policy: ReportPolicy, lang: 
     return doc
 
 
-def fault_document(rec: dict[str, Any], policy: ReportPolicy, lang: str) -> Document:
+def fault_document(rec: dict[str, Any], policy: ReportPolicy, lang: str,
+                   sites: dict[str, str] | None = None) -> Document:
     t = translator(lang)
     tz = policy.report_timezone
     doc = Document(title=f"{t('fault.title')} #{rec['id']}", lang=lang, slug=f"fault-{rec['id']}")
     doc.meta = [
-        (t("rec.site"), rec["site_id"]), (t("fault.device"), rec["device_id"]),
+        (t("rec.site"), (sites or {}).get(rec["site_id"], rec["site_id"])),
+        (t("fault.device"), rec["device_id"]),
         (t("fault.kind"), t(f"fault.{rec['kind']}") + (f" ({rec['check_name']})" if rec["check_name"]
                                                         else "")),
         (t("fault.cause"), rec["cause"] or DASH), (t("fault.opened"), when(rec["opened_at"], tz)),
@@ -192,32 +194,38 @@ def fault_document(rec: dict[str, Any], policy: ReportPolicy, lang: str) -> Docu
     return doc
 
 
-def faults_document(records: list[dict[str, Any]], year: int, policy: ReportPolicy, lang: str) -> Document:
+def faults_document(records: list[dict[str, Any]], year: int, policy: ReportPolicy, lang: str,
+                    sites: dict[str, str] | None = None) -> Document:
     t = translator(lang)
+    names = sites or {}
     tz = policy.report_timezone
     doc = Document(title=t("fault.list_title", year=year), lang=lang, slug=f"faults-{year}")
     doc.sections.append(Section(
         t("fault.list_title", year=year),
         ["#", t("rec.site"), t("fault.device"), t("fault.kind"), t("fault.cause"), t("fault.opened"),
          t("fault.closed"), t("fault.repair"), t("fault.reason")],
-        [[str(r["id"]), r["site_id"], r["device_id"], t(f"fault.{r['kind']}"), r["cause"],
+        [[str(r["id"]), names.get(r["site_id"], r["site_id"]), r["device_id"], t(f"fault.{r['kind']}"),
+          r["cause"],
           when(r["opened_at"], tz), when(r["closed_at"], tz), duration(r["repair_seconds"]),
           r["reason"] or DASH]
          for r in records], key="faults"))
     return doc
 
 
-def recordings_document(items: list[dict[str, Any]], policy: ReportPolicy, lang: str) -> Document:
+def recordings_document(items: list[dict[str, Any]], policy: ReportPolicy, lang: str,
+                        sites: dict[str, str] | None = None) -> Document:
     t = translator(lang)
+    names = sites or {}
     tz = policy.report_timezone
     doc = Document(title=t("rec_archive.title"), lang=lang, slug="recordings")
-    doc.meta = [(t("rec_archive.title"), t("rec_archive.retention", days=policy.retention_days))]
+    doc.meta = [(t("rec_archive.retention"), t("rec_archive.days", days=policy.retention_days))]
     doc.sections.append(Section(
         t("rec_archive.title"),
         [t("rec_archive.meeting"), t("rec.site"), t("rec_archive.file"), t("rec_archive.size"),
          t("rec_archive.duration"), t("rec_archive.sha256"), t("rec_archive.expires"),
          t("rec_archive.verified")],
-        [[r["meeting_title"], r["site_id"], r["file"], str(r["size"]), num(r["duration_s"], 1), r["sha256"],
+        [[r["meeting_title"], names.get(r["site_id"], r["site_id"]), r["file"], str(r["size"]),
+          num(r["duration_s"], 1), r["sha256"],
           when(r["expires_at"], tz),
           DASH if r["verified_ok"] is None else t("yes" if r["verified_ok"] else "no")]
          for r in items], key="recordings"))

@@ -149,14 +149,44 @@ TEXTS: dict[str, tuple[str, str]] = {
     "rec_archive.verified": ("校验结果", "Verified"),
     "rec_archive.verify": ("校验", "Verify"),
     "rec_archive.download": ("下载", "Download"),
-    "rec_archive.retention": ("保留期限：{days}天", "Retention: {days} days"),
+    "rec_archive.retention": ("保留期限", "Retention"),
+    "rec_archive.days": ("{days}天", "{days} days"),
 }
 
 Translator = Callable[..., str]
 
 
 def pick(lang: str | None) -> str:
-    return lang if lang in LANGUAGES else DEFAULT
+    return normalize(lang) or DEFAULT
+
+
+def normalize(lang: str | None) -> str | None:
+    """A language tag as people write it -> one of ``LANGUAGES``: ``zh``, ``zh-CN``, ``zh_cn``,
+    ``zh-Hans`` are Chinese, ``en``, ``en-US``, ``en-GB`` English; None for anything else."""
+    tag = (lang or "").strip().lower().replace("_", "-")
+    primary = tag.split("-")[0]
+    if primary == "zh":
+        return "zh-CN"
+    if primary == "en":
+        return "en"
+    return None
+
+
+def from_accept_language(header: str | None) -> str | None:
+    """The first language of an Accept-Language header (by q, then order) that we have."""
+    choices: list[tuple[float, int, str]] = []
+    for order, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        found = normalize(tag)
+        if found and quality > 0:
+            choices.append((-quality, order, found))
+    return min(choices)[2] if choices else None
 
 
 def translator(lang: str) -> Translator:
