@@ -32,12 +32,13 @@ def year(seeded_sqlite_year: SeededYear) -> SeededYear:
     at = cst(YEAR, 11, 3, 10)
     ctx = seeded_sqlite_year.server.ctx
     with ctx.unit() as session:
-        ingest(session, "lhasa", Event(site="lhasa", kind="device_down", device="lhasa.codec", at=at, sent_at=at,
-                                       data={"reason": RAW_CAUSE}), ctx.limits)
+        down = Event(site="lhasa", kind="device_down", device="lhasa.codec", at=at, sent_at=at,
+                     data={"reason": RAW_CAUSE})
+        ingest(session, "lhasa", down, ctx.limits)
     with ctx.unit() as session:
         up = at + timedelta(hours=2)
-        ingest(session, "lhasa", Event(site="lhasa", kind="device_up", device="lhasa.codec", at=up, sent_at=up),
-               ctx.limits)
+        back = Event(site="lhasa", kind="device_up", device="lhasa.codec", at=up, sent_at=up)
+        ingest(session, "lhasa", back, ctx.limits)
     return seeded_sqlite_year
 
 
@@ -112,7 +113,8 @@ def test_column_widths_follow_content() -> None:
     assert widths[0] < widths[4] and widths[0] < 40          # a number column stays narrow
     assert widths[4] == max(widths)                           # the cause gets the room
     for c, header in enumerate(headers):                      # no column narrower than its longest word
-        longest = max(stringWidth(p, font, 8.5) for cell in [header, *[r[c] for r in rows]] for p in pieces(cell))
+        cells = [header, *[r[c] for r in rows]]
+        longest = max(stringWidth(p, font, 8.5) for cell in cells for p in pieces(cell))
         assert widths[c] + 0.01 >= min(longest, 110) + PADDING, (header, widths[c], longest)
     # Chinese text breaks between characters: a long Chinese cell does not force a wide column
     assert pieces("视频终端未注册 SIP") == ["视", "频", "终", "端", "未", "注", "册", "SIP"]
