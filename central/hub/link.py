@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from central.context import AppContext
 from central.hub.connection import CLOSE_POLICY, CLOSE_REPLACED, AgentConnection
 from central.models import Site, utcnow
+from central.reports import addresses as agent_addresses
 from central.services.accounts import site_for_token
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ async def agent_link(websocket: WebSocket) -> None:
     previous = ctx.hub.register(conn)
     if previous is not None:
         await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the site")
-    await ctx.hub.writer.submit(functools.partial(_mark, site_id=site_id, connected=True))
+    await ctx.hub.writer.submit(functools.partial(_mark, site_id=site_id, connected=True,
+                                                  peer=websocket.client.host if websocket.client else ""))
     log.info("agent of site %s connected from %s", site_id, _peer(websocket))
     try:
         await conn.run()
@@ -55,7 +57,7 @@ def _site_for(ctx: AppContext, token: str) -> str | None:
         return site_for_token(session, token)
 
 
-def _mark(session: Session, site_id: str, connected: bool) -> None:
+def _mark(session: Session, site_id: str, connected: bool, peer: str = "") -> None:
     site = session.get(Site, site_id)
     if site is None:
         return
@@ -64,6 +66,7 @@ def _mark(session: Session, site_id: str, connected: bool) -> None:
     site.last_seen = now
     if connected:
         site.connected_at = now
+        agent_addresses.record(session, site_id, peer, now)   # the annual report's "address changed"
 
 
 def _peer(websocket: WebSocket) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from central.models import EventRow, Fault, Meeting, MeetingSite, Site, UplinkMeasurement, utcnow
 from central.reports import faults as fault_records
 from central.reports import inspections
+from central.reports import renewal as renewal_section
 from central.reports.periods import Interval, clip, overlap_seconds, seconds, year_bounds
 from central.reports.policy import ReportPolicy
 
@@ -111,6 +112,8 @@ class AnnualReport:
     policy: ReportPolicy
     sites: list[SiteFigures]
     totals: Totals
+    #: the improvement section: per site the evidence for (or against) renewal
+    renewal: list[renewal_section.SiteRenewal] = field(default_factory=list)
 
     @property
     def satisfaction_met(self) -> bool | None:
@@ -260,5 +263,7 @@ def build(session: Session, year: int, sites: list[Site], policy: ReportPolicy,
         ratings_good=sum(f.ratings_good for f in figures.values()),
     )
     totals.mean_repair_s, totals.worst_repair_s = _repairs(year_faults)
+    ordered = [figures[s] for s in site_ids]
+    renewal = renewal_section.build(session, year, sites, ordered, lo, hi, policy.hd_uplink_mbps)
     return AnnualReport(year=year, period_start=lo, period_end=end, generated_at=now, policy=policy,
-                        sites=[figures[s] for s in site_ids], totals=totals)
+                        sites=ordered, totals=totals, renewal=renewal)

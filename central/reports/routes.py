@@ -127,6 +127,8 @@ def annual_json(report: annual.AnnualReport) -> dict[str, Any]:
     body["totals"].update(hd_share=report.totals.hd_share, sd_share=report.totals.sd_share,
                           satisfaction=report.totals.satisfaction)
     body["satisfaction_met"] = report.satisfaction_met
+    for item, out in zip(report.renewal, body["renewal"], strict=True):
+        out.update(typical_resolution=item.typical_resolution, renew=item.renew)
     return body
 
 

@@ -19,7 +19,8 @@ from central.reports.document import (
 )
 from central.reports.inspections import InspectionYear
 from central.reports.policy import ReportPolicy
-from central.reports.texts import translator
+from central.reports.renewal import CODEC_AGE_LIMIT, SiteRenewal
+from central.reports.texts import Translator, translator
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -106,7 +107,51 @@ def annual_document(report: AnnualReport, lang: str) -> Document:
         [t("col.site"), t("col.ratings"), t("col.good"), t("col.satisfaction"), t("col.target"),
          t("col.met")],
         rows, key="satisfaction", total_row=True, notes=[t("def.satisfaction", target=pct(target, 0))]))
+    doc.sections.append(renewal_section(report, lang, label))
     return doc
+
+
+def _advice(item: SiteRenewal, year: int, t: Translator, lang: str) -> str:
+    said = []
+    for finding in item.findings or ["none"]:
+        values: dict[str, object] = {}
+        if finding == "uplink":
+            values = {"min": num(item.uplink_min, 1), "need": num(item.hd_need_mbps, 1)}
+        elif finding == "codec_old":
+            values = {"year": item.codec_introduced, "age": year - (item.codec_introduced or year)}
+        elif finding == "address":
+            values = {"n": item.address_changes}
+        elif finding == "below_hd":
+            values = {"res": item.typical_resolution or DASH,
+                      "share": pct(_ratio(item.calls_hd, item.calls), 0)}
+        said.append(t(f"finding.{finding}", **values))
+    return ("；" if lang == "zh-CN" else "; ").join(said)
+
+
+def renewal_section(report: AnnualReport, lang: str, label: dict[str, str]) -> Section:
+    t = translator(lang)
+    rows = []
+    for item in report.renewal:
+        uplink = (f"{num(item.uplink_mean, 1)} / {num(item.uplink_min, 1)} Mbps "
+                  f"({num(item.hd_need_mbps, 1)})" if item.uplink_measurements else DASH)
+        if item.codec_introduced is not None:
+            codec = f"{item.codec_name} ({item.codec_introduced}, {item.codec_best_video})"
+        else:
+            codec = f"{item.codec_model or DASH} ({t('renew.unknown_codec')})"
+        calls = (t("renew.calls_at", res=item.typical_resolution or DASH,
+                   share=pct(_ratio(item.calls_hd, item.calls), 0), calls=item.calls)
+                 if item.calls else t("renew.no_calls"))
+        if not item.address_seen:
+            address = t("renew.unseen")
+        else:
+            address = t("renew.changes", n=item.address_changes) if item.address_changes else t("no")
+        rows.append([label.get(item.site_id, item.site_id), uplink, codec, calls, address,
+                     t("renew.renew" if item.renew else "renew.keep"), _advice(item, report.year, t, lang)])
+    return Section(
+        t("section.renewal"),
+        [t("col.site"), t("renew.uplink"), t("renew.codec"), t("renew.calls"), t("renew.address"),
+         t("renew.verdict"), t("renew.advice")],
+        rows, key="renewal", notes=[t("def.renewal", age=CODEC_AGE_LIMIT)])
 
 
 def inspections_document(view: InspectionYear, policy: ReportPolicy, lang: str) -> Document:
