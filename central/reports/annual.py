@@ -175,6 +175,27 @@ def _connected_calls(session: Session, site_ids: list[str], meeting_ids: list[st
     return calls
 
 
+def outages(session: Session, site_ids: list[str], lo: datetime, end: datetime,
+            now: datetime) -> dict[str, list[Interval]]:
+    """Per site the intervals it was unavailable between ``lo`` and ``end``. The one place the
+    reports (this annual figure and the monthly charts) take availability from: switch it here to
+    the shared availability computation (``central.services.availability``) once it exists."""
+    rows = session.scalars(select(Fault).where(
+        Fault.site_id.in_(site_ids), Fault.check_name.is_(None), Fault.opened_at < end,
+        Fault.closed_at.is_(None) | (Fault.closed_at > lo)))
+    down: dict[str, list[Interval]] = {s: [] for s in site_ids}
+    for outage in rows:
+        down[outage.site_id].append((outage.opened_at, outage.closed_at or now))
+    return down
+
+
+def availability(down: list[Interval], start: datetime, end: datetime) -> float | None:
+    """The share of [start, end) outside ``down``; None for an empty span."""
+    if end <= start:
+        return None
+    return 1 - seconds(clip(down, start, end)) / (end - start).total_seconds()
+
+
 def build(session: Session, year: int, sites: list[Site], policy: ReportPolicy,
           now: datetime | None = None) -> AnnualReport:
     now = now or utcnow()
@@ -218,12 +239,7 @@ def build(session: Session, year: int, sites: list[Site], policy: ReportPolicy,
 
     # faults opened in the year; availability from every outage overlapping it
     year_faults = fault_records.in_period(session, site_ids, lo, hi)
-    outages = session.scalars(select(Fault).where(
-        Fault.site_id.in_(site_ids), Fault.check_name.is_(None), Fault.opened_at < end,
-        Fault.closed_at.is_(None) | (Fault.closed_at > lo)))
-    down: dict[str, list[Interval]] = {s: [] for s in site_ids}
-    for outage in outages:
-        down[outage.site_id].append((outage.opened_at, outage.closed_at or now))
+    down = outages(session, site_ids, lo, end, now)
     for site in sites:
         fig = figures[site.id]
         mine = [f for f in year_faults if f.site_id == site.id]

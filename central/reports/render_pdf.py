@@ -20,9 +20,19 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
+from reportlab.platypus import (
+    KeepTogether,
+    LongTable,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
-from central.reports.document import Document, Section
+from central.reports.chart_draw import WIDTH as CHART_WIDTH
+from central.reports.chart_render import drawing
+from central.reports.document import Document, Figure, Section
 from central.reports.pdf_layout import column_widths, minimum_width
 
 log = logging.getLogger(__name__)
@@ -102,10 +112,25 @@ def _table(section: Section, styles: dict[str, ParagraphStyle], width: float) ->
     return table
 
 
+def _figures(rows: list[list[Figure]], font: str, width: float) -> list[object]:
+    """Each row of charts side by side, scaled to the page width; a row never splits."""
+    out: list[object] = []
+    for row in rows:
+        scale = min(1.0, width / (CHART_WIDTH * max(1, len(row)) + 6 * len(row)))
+        cells = [[drawing(f.series, f.title, font, scale) for f in row]]
+        table = Table(cells, hAlign="LEFT")
+        padding = [("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+                   ("VALIGN", (0, 0), (-1, -1), "TOP")]
+        table.setStyle(TableStyle(padding))
+        out.append(KeepTogether([table, Spacer(1, 2 * mm)]))
+    return out
+
+
 def _wide(doc: Document, font: str) -> bool:
     """Landscape when a table has many columns or cannot fit a portrait page without splitting words."""
     portrait = A4[0] - 30 * mm
-    return any(len(s.headers) > WIDE_TABLE or minimum_width(s.headers, s.rows, font, CELL_SIZE) > portrait
+    return any(not s.figures and (len(s.headers) > WIDE_TABLE
+                                  or minimum_width(s.headers, s.rows, font, CELL_SIZE) > portrait)
                for s in doc.sections)
 
 
@@ -122,7 +147,9 @@ def render(doc: Document) -> bytes:
     for section in doc.sections:
         if section.title != doc.title:          # a one-table report is not titled twice
             story.append(_para(section.title, styles["h2"]))
-        if section.rows:
+        if section.figures:
+            story += _figures(section.figures, font, pdf.width)
+        elif section.rows:
             story.append(_table(section, styles, pdf.width))
         story += [Spacer(1, 1.5 * mm)] + [_para(note, styles["note"]) for note in section.notes]
     pdf.build(story)

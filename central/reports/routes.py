@@ -23,6 +23,7 @@ from central.context import AppContext
 from central.models import Fault, Recording, Site, utcnow
 from central.reports import (
     annual,
+    charts,
     faults,
     inspections,
     policy,
@@ -140,10 +141,13 @@ def annual_report(request: Request, year: int | None = Query(None, ge=2000, le=2
     language = _lang(request, lang)
     with ctx.unit() as session:
         pol = policy.load(session)
-        report = annual.build(session, _year(year), _sites(session, sites), pol)
+        chosen = _sites(session, sites)
+        report = annual.build(session, _year(year), chosen, pol)
+        monthly = charts.build(session, _year(year), chosen, pol.report_timezone, pol.hd_uplink_mbps,
+                               report.generated_at)
     if format == "json":
-        return _json(annual_json(report))
-    return _respond(docs.annual_document(report, language), format, request)
+        return _json({**annual_json(report), "charts": [dataclasses.asdict(c) for c in monthly]})
+    return _respond(docs.annual_document(report, language, monthly), format, request)
 
 
 # -- inspections ----------------------------------------------------------------------------------

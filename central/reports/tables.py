@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from central.reports.annual import AnnualReport
+from central.reports.charts import SiteCharts
 from central.reports.document import (
     DASH,
     Document,
+    Figure,
     Section,
     avail,
     duration,
@@ -27,7 +29,21 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def annual_document(report: AnnualReport, lang: str) -> Document:
+def charts_section(site_charts: list[SiteCharts], lang: str, label: dict[str, str]) -> Section:
+    t = translator(lang)
+    figures, rows = [], []
+    for site in site_charts:
+        name = label.get(site.site_id, site.site_id)
+        figures.append([Figure(f"{name} · {t('chart.' + s.kind)}", s, site.site_id) for s in site.series])
+        for s in site.series:
+            shown = [DASH if v is None else (num(v, 1) if s.kind == "uplink" else pct(v, 2 if
+                     s.kind == "availability" else 0)) for v in s.values]
+            rows.append([name, t("chart." + s.kind), *shown])
+    return Section(t("section.charts"), [t("col.site"), t("col.chart"), *[str(m) for m in range(1, 13)]],
+                   rows, key="charts", figures=figures, notes=[t("def.charts")])
+
+
+def annual_document(report: AnnualReport, lang: str, site_charts: list[SiteCharts] | None = None) -> Document:
     t = translator(lang)
     tz = report.policy.report_timezone
     tot = report.totals
@@ -107,6 +123,8 @@ def annual_document(report: AnnualReport, lang: str) -> Document:
         [t("col.site"), t("col.ratings"), t("col.good"), t("col.satisfaction"), t("col.target"),
          t("col.met")],
         rows, key="satisfaction", total_row=True, notes=[t("def.satisfaction", target=pct(target, 0))]))
+    if site_charts:
+        doc.sections.append(charts_section(site_charts, lang, label))
     doc.sections.append(renewal_section(report, lang, label))
     return doc
 

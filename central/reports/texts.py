@@ -75,6 +75,16 @@ TEXTS: dict[str, tuple[str, str]] = {
                         "whose deadline has passed or whose inspection ran."),
     "def.satisfaction": ("满意率为4–5分评价所占比例，目标{target}。",
                          "Satisfaction is the share of ratings 4–5; the target is {target}."),
+    # charts
+    "section.charts": ("各站点月度趋势", "Month by month per site"),
+    "chart.availability": ("可用率", "Availability"),
+    "chart.uplink": ("上行带宽（Mbps，虚线为高清需求）", "Uplink, Mbps (dashed: HD need)"),
+    "chart.hd": ("高清通话占比", "Calls in HD"),
+    "col.chart": ("图表", "Chart"),
+    "chart.numbers": ("各月数值", "The numbers"),
+    "def.charts": ("每月一柱；空缺表示该月无数据（站点尚未建立、月份未到或无测量）；红色柱低于高清需求。",
+                   "One bar per month; a gap is a month without data (before the site existed, not yet "
+                   "begun, or nothing measured); red bars are below the HD need."),
     # the improvement section (case for renewal)
     "section.renewal": ("改进建议（设备与线路更新依据）", "Improvements: the case for renewal"),
     "renew.uplink": ("上行带宽（平均/最低，高清需求）", "Uplink (mean / lowest, HD needs)"),
