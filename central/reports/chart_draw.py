@@ -71,7 +71,7 @@ def shapes(series: Series, title: str) -> list[Shape]:
         if value is None:
             continue
         low = series.reference is not None and value < series.reference
-        y = y_of(value)
+        y = min(y_of(value), TOP + plot_h - 1.5)      # a zero is a sliver, not a gap (gap = no data)
         out.append(Rect(x + slot * 0.18, y, slot * 0.64, TOP + plot_h - y,
                         BAD if low else COLOURS.get(series.kind, "#0969da")))
     if series.reference is not None and bottom <= series.reference <= top:

@@ -31,7 +31,7 @@ def svg(series: Series, title: str, site_id: str = "") -> str:
 def _svg_shape(shape: Shape) -> str:
     if isinstance(shape, Rect):
         return (f'<rect x="{shape.x:.1f}" y="{shape.y:.1f}" width="{shape.w:.1f}" height="{shape.h:.1f}" '
-                f'fill="{shape.fill}" class="bar"/>')
+                f'fill="{shape.fill}" class="chart-bar"/>')
     if isinstance(shape, Line):
         dash = ' stroke-dasharray="4 3"' if shape.dashed else ""
         return (f'<line x1="{shape.x1:.1f}" y1="{shape.y1:.1f}" x2="{shape.x2:.1f}" y2="{shape.y2:.1f}" '

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from central.reports.chart_render import svg
-from central.reports.document import Document, Figure
+from central.reports.document import Document, Figure, Section
 from central.reports.texts import translator
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -34,3 +34,9 @@ def render(doc: Document, *, actions: dict[str, Any] | None = None, csrf: str = 
     """``actions``: what forms to show (e.g. {"signoff": "/api/v1/..."}); ``links``: other formats."""
     return _environment().get_template("document.html").render(
         doc=doc, t=translator(doc.lang), actions=actions or {}, csrf=csrf, links=links or {})
+
+
+def figures(section: Section) -> str:
+    """Only the charts of ``section``, as a fragment for the dashboard (one row per site)."""
+    return "".join(f'<div class="figures" data-site="{escape(row[0].site_id) if row else ""}">'
+                   + "".join(chart_markup(f) for f in row) + "</div>" for row in section.figures)

@@ -31,6 +31,7 @@ from central.reports import (
     render_csv,
     render_html,
     render_pdf,
+    site_map,
 )
 from central.reports import tables as docs
 from central.reports.document import Document, site_label
@@ -148,6 +149,34 @@ def annual_report(request: Request, year: int | None = Query(None, ge=2000, le=2
     if format == "json":
         return _json({**annual_json(report), "charts": [dataclasses.asdict(c) for c in monthly]})
     return _respond(docs.annual_document(report, language, monthly), format, request)
+
+
+@router.get("/reports/charts", summary="Per-site monthly charts of a year (json, or html: inline SVG)")
+def monthly_charts(request: Request, year: int | None = Query(None, ge=2000, le=2100),
+                   sites: str | None = None, format: Literal["json", "html"] = "json",
+                   lang: str | None = None, _: Principal = Depends(reader),
+                   ctx: AppContext = Depends(get_ctx)) -> Response:
+    language = _lang(request, lang)
+    with ctx.unit() as session:
+        pol = policy.load(session)
+        chosen = _sites(session, sites)
+        monthly = charts.build(session, _year(year), chosen, pol.report_timezone, pol.hd_uplink_mbps)
+    if format == "json":
+        return _json([dataclasses.asdict(c) for c in monthly])
+    section = docs.charts_section(monthly, language, _labels(chosen, language))
+    return HTMLResponse(render_html.figures(section), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/reports/map", summary="The sites on a map of China with their live status (svg or json)")
+def sites_map(request: Request, format: Literal["svg", "json"] = "svg", lang: str | None = None,
+              _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
+    language = _lang(request, lang)
+    with ctx.unit() as session:
+        pins = site_map.pins(session, language)
+    if format == "json":
+        return _json([dataclasses.asdict(p) for p in pins])
+    return Response(site_map.render(pins, language), media_type="image/svg+xml",
+                    headers={"Cache-Control": "no-store"})
 
 
 # -- inspections ----------------------------------------------------------------------------------

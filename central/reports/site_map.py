@@ -80,7 +80,7 @@ def render(site_pins: list[SitePin], lang: str) -> str:
         (x1, y1), (x2, y2) = project.inset(a, box), project.inset(b, box)
         out.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="#57606a" '
                    'stroke-width="1.2"/>')
-    out.append(f'<text x="{box[0] + box[2] / 2:.1f}" y="{box[1] + box[3] - 4:.1f}" font-size="9" '
+    out.append(f'<text x="{box[0] + box[2] / 2:.1f}" y="{box[1] - 4:.1f}" font-size="9" '
                f'text-anchor="middle" fill="#57606a">{escape(INSET_TITLE[0 if zh else 1])}</text></g>')
     unplaced: list[SitePin] = []
     for pin in site_pins:

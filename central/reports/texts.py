@@ -95,7 +95,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "renew.advice": ("建议", "Recommendation"),
     "renew.renew": ("建议更新", "renew"),
     "renew.keep": ("暂不更新", "keep"),
-    "renew.unseen": ("未见连接", "never connected"),
+    "renew.unseen": ("无连接地址记录", "no address recorded"),
     "renew.changes": ("是，{n}次", "yes, {n}×"),
     "renew.unknown_codec": ("未知型号", "model unknown"),
     "renew.no_calls": ("无通话", "no calls"),

@@ -66,6 +66,11 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
                                                        "call_id": "1", "state": "connected", "hd": hd,
                                                        "meeting_id": f"m{n}", "resolution": resolution}),
                            ctx.limits)
+        for kind, at in (("device_down", cst(YEAR, 3, 10, 10)), ("device_up", cst(YEAR, 3, 11, 10))):
+            with ctx.unit() as session:     # lhasa's codec down for one day of March
+                event = Event(site="lhasa", kind=kind, device="lhasa.codec", at=at, sent_at=at,
+                              data={"reason": "no reply"} if kind == "device_down" else {})
+                ingest(session, "lhasa", event, ctx.limits)
         with ctx.unit() as session:
             # hq: one address all year (reconnects included); lhasa: a new address in May and in
             # September; xining: never connected. The 2024 address of lhasa does not count as a change.
@@ -141,3 +146,40 @@ def test_same_address_only_moves_last_seen(year: RunningServer) -> None:
     assert before.changes == 0 and report.renewal[0].address_changes == 0
     assert report.renewal[0].addresses == ["10.1.0.5"]
     assert timedelta(0) < cst(YEAR + 1, 1, 5) - cst(YEAR, 12, 30)
+
+
+def test_monthly_charts_by_hand(year: RunningServer) -> None:
+    body = renewal(year).json()
+    charts = {c["site_id"]: {s["kind"]: s for s in c["series"]} for c in body["charts"]}
+    hq, lhasa, xining = charts["hq"], charts["lhasa"], charts["xining"]
+    assert hq["uplink"]["values"] == [None, 22.0, 18.5, 20.0] + [None] * 8
+    assert hq["uplink"]["reference"] == HD_NEED
+    assert lhasa["uplink"]["values"][:5] == [None, 1.6, 1.2, 2.4, 1.9]
+    assert hq["hd"]["values"] == [None] * 5 + [1.0] + [None] * 6
+    assert lhasa["hd"]["values"][5] == pytest.approx(0.25)
+    assert xining["hd"]["values"] == [None] * 12
+    # availability: every month whole, but lhasa's March lost one day of 31
+    assert hq["availability"]["values"] == [1.0] * 12
+    assert lhasa["availability"]["values"][2] == pytest.approx(1 - 1 / 31)
+    assert [v for i, v in enumerate(lhasa["availability"]["values"]) if i != 2] == [1.0] * 11
+    with httpx.Client(base_url=year.base_url, timeout=30) as http:
+        token = http.post("/api/v1/auth/token", data={"username": "viewer", "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        fragment = http.get("/api/v1/reports/charts", params={"year": YEAR, "format": "html", "lang": "en"},
+                            headers=headers).text
+        same = http.get("/api/v1/reports/charts", params={"year": YEAR}, headers=headers).json()
+    assert same == body["charts"]
+    assert fragment.count("<svg") == 9 and 'data-kind="uplink"' in fragment and "<script" not in fragment
+    # a month below the HD need is drawn red, one above it blue; the HD need is the dashed line
+    lhasa_uplink = fragment.split('data-site="lhasa" data-kind="uplink"')[1].split("</svg>")[0]
+    assert lhasa_uplink.count('fill="#cf222e"') == 3 and lhasa_uplink.count('fill="#0969da"') == 1
+    assert 'stroke-dasharray="4 3"' in lhasa_uplink
+
+
+def test_charts_in_the_pdf(year: RunningServer) -> None:
+    zh = pdf_text(renewal(year, format="pdf", lang="zh-CN").content).replace(" ", "")
+    en = pdf_text(renewal(year, format="pdf", lang="en").content)
+    assert "各站点月度趋势" in zh and "拉萨·可用率" in zh and "高清通话占比" in zh
+    assert "Month by month per site" in en and "Lhasa · Uplink, Mbps (dashed: HD need)" in en
+    csv = renewal(year, format="csv", lang="en").content.decode("utf-8-sig")
+    assert "Lhasa,Uplink, Mbps" not in csv and '"Uplink, Mbps (dashed: HD need)",—,1.6,1.2,2.4,1.9' in csv
