@@ -20,8 +20,8 @@ from typing import IO
 
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-#: loggers that say "all is well" once per job or request: WARNING unless asked for
-QUIET = ("apscheduler", "uvicorn.access", "httpx", "httpcore", "websockets", "multipart")
+#: loggers that say "all is well" once per job, request or SSH session: WARNING unless asked for
+QUIET = ("apscheduler", "uvicorn.access", "httpx", "httpcore", "websockets", "multipart", "paramiko")
 
 
 class JsonLines(logging.Formatter):

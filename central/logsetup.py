@@ -19,8 +19,22 @@ from typing import IO
 
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-#: loggers that say "all is well" once per job or request: WARNING unless asked for
-QUIET = ("apscheduler", "uvicorn.access", "httpx", "httpcore", "websockets", "multipart")
+#: loggers that say "all is well" once per job, request or SSH session: WARNING unless asked for
+QUIET = ("apscheduler", "uvicorn.access", "httpx", "httpcore", "websockets", "multipart", "paramiko")
+
+
+class PerConnection(logging.Filter):
+    """uvicorn logs every WebSocket handshake on its error logger ("... WebSocket /agent/v1/link"
+    [accepted], "connection open", "connection closed"): access lines, shown only with the
+    access log. The hub logs the meaningful part once (which site connected, from where)."""
+
+    NOISE = ("connection open", "connection closed")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != "uvicorn.error" or record.levelno > logging.INFO:
+            return True
+        message = record.getMessage()
+        return message not in self.NOISE and '- "WebSocket ' not in message
 
 
 class JsonLines(logging.Formatter):
@@ -52,4 +66,6 @@ def configure(level: str | None = None, fmt: str | None = None, *, access_log: b
         logging.getLogger(name).setLevel(logging.WARNING)
     if access_log:
         logging.getLogger("uvicorn.access").setLevel(level_name)
+    else:
+        handler.addFilter(PerConnection())
     return handler

@@ -151,7 +151,8 @@ def check_reports_and_logs(client: httpx.Client, headers: dict[str, str], data: 
     logs = data / "logs"
     central_log = (logs / "central.log").read_text(encoding="utf-8")
     assert "agent of site lhasa connected" in central_log, central_log[-2000:]
-    assert "GET /api/v1" not in central_log          # no access lines unless asked for
+    assert "GET /api/v1" not in central_log and "connection open" not in central_log   # no access lines
+    assert "paramiko" not in (logs / "simulators.log").read_text(encoding="utf-8")
     assert "serving" in (logs / "simulators.log").read_text(encoding="utf-8")
     agent_log = (logs / "agent-lhasa.log").read_text(encoding="utf-8")
     assert "agent for site lhasa started" in agent_log

@@ -61,3 +61,15 @@ def test_text_by_default_and_access_log_on_request(monkeypatch: pytest.MonkeyPat
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="text, json"):
         agent_logs.configure("info", "xml", stream=io.StringIO())
+
+
+def test_websocket_handshakes_are_access_lines() -> None:
+    out = io.StringIO()
+    central_logs.configure("info", "text", stream=out)
+    uvicorn = logging.getLogger("uvicorn.error")
+    uvicorn.info('%s - "WebSocket %s" [accepted]', "127.0.0.1:5000", "/agent/v1/link")
+    uvicorn.info("connection open")
+    uvicorn.info("Uvicorn running on %s", "http://127.0.0.1:8000")
+    logging.getLogger("paramiko.transport").info("Connected (version 2.0, client paramiko_5.1.0)")
+    assert out.getvalue().strip().endswith("INFO uvicorn.error: Uvicorn running on http://127.0.0.1:8000")
+    assert len(out.getvalue().strip().splitlines()) == 1
