@@ -43,6 +43,12 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
 def _host(text: str) -> str:
     """An IPv4 address or a DNS host name. Dotted digits must be an address: 999.0.10.1 is a typo,
     not a host name."""
+    if text.startswith("[") and text.endswith("]"):       # an IPv6 literal as URLs write it
+        try:
+            ipaddress.IPv6Address(text[1:-1])
+        except ValueError:
+            raise ValueError("not an IPv6 address") from None
+        return text
     labels = text.rstrip(".").split(".")
     if all(label.isdigit() for label in labels):
         return _ipv4(text)
@@ -52,7 +58,7 @@ def _host(text: str) -> str:
 
 
 def _host_port(text: str) -> str:
-    host, sep, port = text.rpartition(":") if ":" in text else (text, "", "")
+    host, sep, port = text.rpartition(":") if ":" in text.rpartition("]")[2] else (text, "", "")
     if sep and not (port.isdigit() and 1 <= int(port) <= 65535):
         raise ValueError("port must be 1..65535 (host[:port])")
     _host(host)
@@ -82,8 +88,13 @@ def _timezone(text: str) -> str:
 
 
 def _central_url(text: str) -> str:
-    if not re.match(r"^(https?|wss?)://[^\s/]+", text):
+    found = re.match(r"^(https?|wss?)://([^\s/]+)", text)
+    if not found:
         raise ValueError("must be an http(s):// or ws(s):// URL")
+    try:
+        _host_port(found.group(2).rpartition("@")[2])
+    except ValueError as exc:
+        raise ValueError(f"must be an http(s):// or ws(s):// URL with a valid host: {exc}") from None
     return text
 
 

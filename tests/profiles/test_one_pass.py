@@ -65,11 +65,18 @@ def test_a_rejected_key_does_not_echo_as_a_second_mistake(tree: Path) -> None:
     ("ping_target", "bad_host!", "not an IPv4 address or host name"),
     ("ntp_server", "ntp.example:99999", "port must be 1..65535 (host[:port])"),
     ("test_uri", "no-at-sign", "must look like name@domain"),
+    ("central_url", "http://999.0.0.1:8000", "must be an http(s):// or ws(s):// URL with a valid host: "
+                                             "not an IPv4 address"),
 ])
 def test_addresses_are_checked(tree: Path, key: str, value: str, message: str) -> None:
-    head = SITE_HEAD.replace("  min_uplink_mbps: 4\n", f"  min_uplink_mbps: 4\n  {key}: {value}\n")
+    if key == "central_url":
+        head = SITE_HEAD.replace("http://127.0.0.1:8000", value)
+        where = "4 central_url"
+    else:
+        head = SITE_HEAD.replace("  min_uplink_mbps: 4\n", f"  min_uplink_mbps: 4\n  {key}: {value}\n")
+        where = f"8 expect.{key}"
     path = write(tree / "sites" / "lab.yaml", head + device("display1", "127.0.0.14"))
-    assert errors_of(path) == [f"profiles/sites/lab.yaml:8 expect.{key}: {message}"]
+    assert errors_of(path) == [f"profiles/sites/lab.yaml:{where}: {message}"]
 
 
 @pytest.mark.parametrize("good", ["127.0.10.1", "router.hq.example", "gw-1", "ntp.example:123"])
