@@ -1,7 +1,7 @@
 """Logging for ``roomops agent`` and ``roomops sim``: one line per meaningful event, as text or
 JSON lines.
 
-    ROOMOPS_LOG_LEVEL=info|debug|warning   (or --log-level; -v is debug)
+    ROOMOPS_LOG_LEVEL=info|debug|warning   (the agent's -v is debug)
     ROOMOPS_LOG_FORMAT=text|json           (or --log-format; json = one object a line)
 
 Noise is turned down at the source: APScheduler's "Running job ... executed successfully" and
