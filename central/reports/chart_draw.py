@@ -45,6 +45,13 @@ class Text:
 Shape = Rect | Line | Text
 
 
+def title_size(title: str, largest: float = 9.5) -> float:
+    """A font size at which ``title`` fits the chart's width (CJK characters are about one em wide,
+    Latin ones about half)."""
+    ems = sum(1.0 if ord(ch) > 0x2E80 else 0.55 for ch in title)
+    return max(5.5, min(largest, WIDTH / max(ems, 1.0)))
+
+
 def axis_label(series: Series, value: float) -> str:
     if series.kind == "uplink":
         return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
@@ -60,7 +67,7 @@ def shapes(series: Series, title: str) -> list[Shape]:
     def y_of(value: float) -> float:
         return TOP + plot_h * (1 - (min(max(value, bottom), top) - bottom) / span)
 
-    out: list[Shape] = [Text(0, 11, title, 9.5, fill="#1f2328"),
+    out: list[Shape] = [Text(0, 11, title, title_size(title), fill="#1f2328"),
                         Line(LEFT, TOP + plot_h, LEFT + plot_w, TOP + plot_h, "#8c959f"),
                         Text(LEFT - 3, TOP + 4, axis_label(series, top), 7.5, "end"),
                         Text(LEFT - 3, TOP + plot_h, axis_label(series, bottom), 7.5, "end")]
