@@ -149,3 +149,23 @@ def test_reports_page_offers_every_report_in_every_format(page: httpx.Client) ->
         for href in re.findall(r'href="([^"]+)"', body):
             got = page.get(href.replace("&amp;", "&") + f"&year={YEAR}")
             assert got.status_code == 200, (kind, href, got.text[:200])
+
+
+def test_without_a_cjk_font_file_the_pdf_still_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine without fonts-wqy-zenhei: reportlab's built-in Chinese CID font, never a 503."""
+    monkeypatch.delenv(render_pdf.FONT_ENV, raising=False)
+    monkeypatch.setattr(render_pdf, "FONT_CANDIDATES", (("/nonexistent/font.ttc", 0),))
+    render_pdf.cjk_font.cache_clear()
+    try:
+        assert render_pdf.cjk_font() == render_pdf.FALLBACK_FONT
+        doc = Document("2025年度故障记录", "zh-CN", sections=[Section("站点", ["站点", "原因"],
+                                                                       [["拉萨", "视频终端未注册"]])])
+        text = pdf_text(render_pdf.render(doc)).replace(" ", "")
+        assert "2025年度故障记录" in text and "视频终端未注册" in text
+        monkeypatch.setenv(render_pdf.FONT_ENV, "/nonexistent/named.ttf")
+        render_pdf.cjk_font.cache_clear()
+        with pytest.raises(render_pdf.FontMissing, match="named.ttf"):      # a named font must exist
+            render_pdf.cjk_font()
+    finally:
+        monkeypatch.undo()
+        render_pdf.cjk_font.cache_clear()
