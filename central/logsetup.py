@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import IO
 
 FORMATS = ("text", "json")
+UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: loggers that say "all is well" once per job, request or SSH session: WARNING unless asked for
 QUIET = ("apscheduler", "uvicorn.access", "httpx", "httpcore", "websockets", "multipart", "paramiko")
@@ -62,6 +63,12 @@ def configure(level: str | None = None, fmt: str | None = None, *, access_log: b
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level_name)
+    for name in UVICORN:           # whatever configured them before: through our handler, once
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+        if name != "uvicorn.access":
+            logger.setLevel(logging.NOTSET)
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
     if access_log:

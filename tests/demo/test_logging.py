@@ -19,7 +19,13 @@ def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     quiet = {name: logging.getLogger(name).level for name in central_logs.QUIET}
+    uvicorn = {name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate,
+                      logging.getLogger(name).level) for name in central_logs.UVICORN}
     yield
+    for name, (old_handlers, propagate, old_level) in uvicorn.items():
+        logging.getLogger(name).handlers[:] = old_handlers
+        logging.getLogger(name).propagate = propagate
+        logging.getLogger(name).setLevel(old_level)
     for handler in list(root.handlers):
         root.removeHandler(handler)
     for handler in handlers:
