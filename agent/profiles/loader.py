@@ -16,7 +16,6 @@ from typing import Any
 from agent.profiles.checks import check_model, check_site, check_venue
 from agent.profiles.errors import Issue, IssueList, ProfileError
 from agent.profiles.layering import Candidate, Choice, Located, Origin, choose
-from agent.profiles.parse import parse_partial
 from agent.profiles.resolved import (
     OutletRef,
     ResolvedDevice,
@@ -25,6 +24,7 @@ from agent.profiles.resolved import (
     ResolvedVenue,
     desired_state_of,
 )
+from agent.profiles.salvage import parse_partial
 from agent.profiles.schema import (
     DeviceProfile,
     ModelProfile,

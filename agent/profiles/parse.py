@@ -6,7 +6,6 @@ path say where it is.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import types
 import typing
@@ -53,75 +52,6 @@ def parse_file(cls: type[M], path: str | Path) -> tuple[M | None, dict[KeyPath, 
             loc = tuple(p for p in err["loc"] if p != "[key]")
             issues.add(loc, describe_error(cls, err))
         return None, lines, issues
-
-
-#: rounds of pruning before giving up on a salvage (each removes what the last round named)
-SALVAGE_ROUNDS = 6
-
-
-def parse_partial(cls: type[M], path: str | Path) -> tuple[M | None, dict[KeyPath, int], IssueList,
-                                                            set[KeyPath]]:
-    """Like ``parse_file``, but when the schema rejects some keys the rest is still checked: the
-    rejected keys are pruned (a required one takes its optional parent with it) and the object
-    built from what is left is returned with the pruned paths, so cross-key checks can run in the
-    same pass. The issues say the file is invalid: such an object is for checking only."""
-    data, lines = load_yaml(path)
-    issues = IssueList(path, lines)
-    if not isinstance(data, dict):
-        issues.add((), "expected a mapping of keys at the top level")
-        return None, lines, issues, set()
-    try:
-        return cls.model_validate(data), lines, issues, set()
-    except ValidationError as exc:
-        errors = exc.errors(include_input=False, include_url=False)
-    for err in errors:
-        issues.add(tuple(p for p in err["loc"] if p != "[key]"), describe_error(cls, err))
-    salvaged, pruned = _salvage(cls, data, errors)
-    return salvaged, lines, issues, pruned
-
-
-def _salvage(cls: type[M], data: dict[str, Any], errors: list[Any]) -> tuple[M | None, set[KeyPath]]:
-    work = copy.deepcopy(data)
-    pruned: set[KeyPath] = set()
-    for _ in range(SALVAGE_ROUNDS):
-        for err in errors:
-            loc = _existing(work, tuple(p for p in err["loc"] if p != "[key]"))
-            if err["type"] == "missing" and loc == tuple(p for p in err["loc"] if p != "[key]"):
-                loc = loc[:-1]
-            if not loc or not _remove(work, loc):
-                return None, pruned     # a required top-level key or a list item: nothing to check
-            pruned.add(loc)
-        try:
-            return cls.model_validate(work), pruned
-        except ValidationError as exc:
-            errors = exc.errors(include_input=False, include_url=False)
-    return None, pruned
-
-
-def _existing(data: Any, loc: KeyPath) -> KeyPath:
-    """The longest prefix of ``loc`` that names something in ``data`` (pydantic adds union tags)."""
-    current, out = data, []
-    for part in loc:
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
-            current = current[part]
-        else:
-            break
-        out.append(part)
-    return tuple(out)
-
-
-def _remove(data: Any, loc: KeyPath) -> bool:
-    """Delete the mapping entry at ``loc``; False for a list item (its siblings' indexes would shift
-    and every later issue would point at the wrong entry)."""
-    parent = data
-    for part in loc[:-1]:
-        parent = parent[part]
-    if not isinstance(parent, dict):
-        return False
-    del parent[loc[-1]]
-    return True
 
 
 def describe_error(cls: type[BaseModel], err: Any) -> str:
