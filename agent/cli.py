@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from agent.logsetup import FORMATS, configure
 from agent.runtime import Agent, AgentConfig
 from agent.site import from_resolved
 from contracts.messages import CheckResult, SelftestReport
@@ -37,7 +37,9 @@ def register(subparsers: Any) -> None:
         p.add_argument("--state-dir", default=None,
                        help="outbox, job and command store "
                             "(default: $ROOMOPS_STATE or .roomops/agent/<site>)")
-        p.add_argument("-v", "--verbose", action="store_true")
+        p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+        p.add_argument("--log-format", choices=FORMATS, default=None,
+                       help="text (default) or json: one JSON object a line ($ROOMOPS_LOG_FORMAT)")
 
     run = sub.add_parser("run", help="run the agent: polling, schedules, commands, link to central")
     common(run)
@@ -77,9 +79,8 @@ def _config(args: argparse.Namespace, site_id: str, **kw: Any) -> AgentConfig:
     return AgentConfig(state_dir=Path(state), **kw)
 
 
-def _logging(args: argparse.Namespace) -> None:
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _logging(args: argparse.Namespace, default: str | None = None) -> None:
+    configure("debug" if args.verbose else default, args.log_format)
 
 
 def _agent(args: argparse.Namespace, **config: Any) -> Agent:
@@ -121,7 +122,7 @@ def render_report(report: SelftestReport) -> str:
 
 # -- commands ----------------------------------------------------------------------------------------
 def cmd_selftest(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    _logging(args, "warning")
     agent = _agent(args, poll_interval=0)
 
     async def go() -> SelftestReport:

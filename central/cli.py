@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import sys
 from typing import Any
 
@@ -29,7 +30,11 @@ def register(subparsers: Any) -> None:
     serve = sub.add_parser("serve", help="serve the API, agent hub and dashboard with uvicorn")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"],
+                       help="default info ($ROOMOPS_LOG_LEVEL)")
+    serve.add_argument("--log-format", default=None, choices=["text", "json"],
+                       help="text (default) or json: one JSON object a line ($ROOMOPS_LOG_FORMAT)")
+    serve.add_argument("--access-log", action="store_true", help="also log every HTTP request")
     serve.set_defaults(func=cmd_serve)
 
     init = sub.add_parser("init", help="create or upgrade the database and the first admin")
@@ -104,15 +109,18 @@ def _fail(message: str) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from central.app import create_app
+    from central.logsetup import configure
     from central.serve import serve
     from central.settings import ConfigError
 
+    configure(args.log_level, args.log_format, access_log=args.access_log)
     settings = settings_from(args)
     try:
         app = create_app(settings)
     except ConfigError as exc:
         return _fail(str(exc))
-    serve(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    level = logging.getLevelName(logging.getLogger().level).lower()
+    serve(app, host=settings.host, port=settings.port, log_level=level, access_log=args.access_log)
     return 0
 
 

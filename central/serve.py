@@ -34,8 +34,10 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def serve(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> None:
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level)
+def serve(app: FastAPI, *, host: str, port: int, log_level: str = "info", access_log: bool = False) -> None:
+    # log_config=None: uvicorn's loggers go through the root handler central.logsetup configured
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, log_config=None,
+                            access_log=access_log)
     # uvicorn re-raises the signal it stopped on; Ctrl-C is the ordinary way to stop a server
     with contextlib.suppress(KeyboardInterrupt):
         DrainingServer(config, app).run()

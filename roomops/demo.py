@@ -2,13 +2,16 @@
 
     roomops demo [--password P] [--faults] [--port N] [--profiles DIR] [--data-dir DIR]
 
+0. refuses, before touching anything, when another demo holds the data folder or an address it
+   needs is in use (``roomops.demo_guard``), naming what is busy;
 1. central's database (SQLite in the data dir, started afresh each run): one user per role named
    after it (admin, engineer, secretariat, viewer), the six sites of ``PROFILES/sites`` and a
    token per site (written 0600 to ``DATA/tokens/<site>.token`` for its agent);
 2. ``roomops central serve``, ``roomops sim --all`` (every device of every site in one process,
    on the profiles' addresses) and one ``roomops agent run`` per site, as child processes with
    their logs in ``DATA/logs``;
-3. a six-site bridge meeting a few minutes ahead (through the API, as ``secretariat``);
+3. a six-site bridge meeting a few minutes ahead (through the API, as ``secretariat``) and one
+   monthly inspection per site (``roomops.demo_inspect``), so the inspection report has records;
 4. prints the dashboard URL and waits. Ctrl-C (or SIGTERM) stops every child and exits 0.
 
 ``--faults`` starts a few simulators with faults on, so the fault pages have something to show.
@@ -34,6 +37,8 @@ from typing import Any
 import httpx
 
 from agent.profiles import ProfileError, ResolvedSite, load_site
+from roomops.demo_guard import Busy, addresses, check_free, take_lock
+from roomops.demo_inspect import request_inspections
 from roomops.demo_procs import Child, ChildProcesses, read_line, roomops_argv
 
 ROLES = ("admin", "engineer", "secretariat", "viewer")
@@ -60,6 +65,7 @@ class DemoPlan:
     meeting_in: float              # minutes from now
     lead: float                    # pre-meeting self-test lead, minutes
     poll_interval: float
+    log_format: str | None = None
     sites: list[ResolvedSite] = field(default_factory=list)
 
     @property
@@ -82,6 +88,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--meeting-in", type=float, default=5.0, help="minutes until the demo meeting")
     parser.add_argument("--lead", type=float, default=4.0, help="pre-meeting self-test lead, minutes")
     parser.add_argument("--poll-interval", type=float, default=10.0, help="agents' health poll, seconds")
+    parser.add_argument("--log-format", choices=("text", "json"), default=None,
+                        help="log files in DATA/logs as text (default) or JSON lines")
     parser.set_defaults(func=run)
 
 
@@ -95,7 +103,8 @@ def load_sites(profiles: Path) -> list[ResolvedSite]:
 
 def fresh_data_dir(data_dir: Path) -> None:
     """The demo starts from a clean slate: its own database, agent state and logs only."""
-    for name in ("central.db", "central.db-wal", "central.db-shm", "agents", "tokens", "logs"):
+    for name in ("central.db", "central.db-wal", "central.db-shm", "agents", "tokens", "logs",
+                 "demo-password"):
         path = data_dir / name
         if path.is_dir():
             shutil.rmtree(path)
@@ -232,15 +241,17 @@ def plan_from(args: argparse.Namespace) -> tuple[DemoPlan, bool]:
     plan = DemoPlan(profiles=Path(args.profiles).resolve(), data_dir=Path(args.data_dir).resolve(),
                     host=args.host, port=args.port, password=password,
                     faults=list(DEMO_FAULTS) if args.faults else [], meeting_in=args.meeting_in,
-                    lead=args.lead, poll_interval=args.poll_interval)
+                    lead=args.lead, poll_interval=args.poll_interval, log_format=args.log_format)
     return plan, generated
 
 
 def start_children(plan: DemoPlan, children: ChildProcesses, token_files: dict[str, Path]) -> None:
     central = children.start("central", roomops_argv(
         "central", "--data-dir", str(plan.data_dir), "--database-url", "",
-        "serve", "--host", plan.host, "--port", str(plan.port), "--log-level", "warning"))
-    sim_args = ["sim", "--all", "--profiles", str(plan.profiles), "--json"]
+        "serve", "--host", plan.host, "--port", str(plan.port), "--log-level", "info",
+        *(["--log-format", plan.log_format] if plan.log_format else [])))
+    log_args = ["--log-format", plan.log_format] if plan.log_format else []
+    sim_args = ["sim", "--all", "--profiles", str(plan.profiles), "--json", *log_args]
     for fault in plan.faults:
         sim_args += ["--fault", fault]
     sim = children.start("simulators", roomops_argv(*sim_args), capture_stdout=True)
@@ -254,10 +265,11 @@ def start_children(plan: DemoPlan, children: ChildProcesses, token_files: dict[s
             "agent", "run", "--site", site.file, "--central", plan.url,
             "--token-file", str(token_files[site.id]),
             "--state-dir", str(plan.data_dir / "agents" / site.id),
-            "--poll-interval", f"{plan.poll_interval:g}", "--lead", f"{plan.lead:g}"))
+            "--poll-interval", f"{plan.poll_interval:g}", "--lead", f"{plan.lead:g}", *log_args))
 
 
-def announce(plan: DemoPlan, generated: bool, connected: set[str], meeting_id: str) -> None:
+def announce(plan: DemoPlan, generated: bool, connected: set[str], meeting_id: str,
+             inspections: dict[str, str]) -> None:
     say = print
     say("")
     say(f"RoomOps demo is running: dashboard at {plan.url}/")
@@ -273,6 +285,8 @@ def announce(plan: DemoPlan, generated: bool, connected: set[str], meeting_id: s
         + (f" (not yet: {', '.join(missing)})" if missing else ""))
     say(f"  meeting {meeting_id} starts in {plan.meeting_in:g} min; "
         f"pre-meeting self-tests run {plan.lead:g} min before")
+    if inspections:
+        say(f"  monthly inspection running at {len(inspections)} sites: records under Reports")
     if plan.faults:
         say(f"  faults on: {', '.join(plan.faults)}")
     say(f"  logs: {plan.data_dir / 'logs'}")
@@ -283,10 +297,13 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     children: ChildProcesses | None = None
+    lock = None
     status = 0
     try:
         plan, generated = plan_from(args)
         plan.sites = load_sites(plan.profiles)
+        lock = take_lock(plan.data_dir)      # before anything of a running demo could be touched
+        check_free(addresses(plan.sites, plan.host, plan.port))
         fresh_data_dir(plan.data_dir)
         token_files = seed_central(plan)
         children = ChildProcesses(plan.data_dir / "logs", cwd=plan.profiles.parent)
@@ -295,8 +312,9 @@ def run(args: argparse.Namespace) -> int:
         start_children(plan, children, token_files)
         connected = wait_for_agents(plan, children, stop)
         meeting_id = schedule_meeting(plan)
+        inspections = request_inspections(plan.data_dir, sorted(connected))
         if not stop.is_set():
-            announce(plan, generated, connected, meeting_id)
+            announce(plan, generated, connected, meeting_id, inspections)
         while not stop.wait(1.0):
             dead = children.exited()
             if dead:
@@ -306,7 +324,7 @@ def run(args: argparse.Namespace) -> int:
         for issue in exc.issues:
             print(f"  {issue}", file=sys.stderr)
         status = 1
-    except (DemoError, TimeoutError, OSError, httpx.HTTPError) as exc:
+    except (DemoError, Busy, TimeoutError, OSError, httpx.HTTPError) as exc:
         print(f"roomops demo: {exc}", file=sys.stderr)
         status = 1
     finally:
@@ -316,6 +334,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"roomops demo: {problem}", file=sys.stderr)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if lock is not None:
+            lock.close()
     if status == 0:
         print("demo stopped", file=sys.stderr)
     return status

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import secrets
 import signal
 import sys
@@ -31,11 +32,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from agent.logsetup import FORMATS, configure
 from agent.profiles import ProfileError, ResolvedSite, load_site
 from agent.profiles.secrets import SecretError
 from agent.profiles.simoptions import sim_identity, sim_options
 from simulators.site import SiteSimulation
 from simulators.spec import SimSpec
+
+log = logging.getLogger("roomops.sim")
 
 
 def to_sim_specs(site: ResolvedSite) -> list[SimSpec]:
@@ -75,6 +79,8 @@ def register(subparsers: Any) -> None:
                         help="start DEVICE with a fault knob on, e.g. urumqi.camera1=silent or "
                              "urumqi.codec=slow=2")
     parser.add_argument("--json", action="store_true", help="print one line of JSON once listening")
+    parser.add_argument("--log-format", choices=FORMATS, default=None,
+                        help="log lines on stderr: text (default) or json ($ROOMOPS_LOG_FORMAT)")
     parser.set_defaults(func=run)
 
 
@@ -96,6 +102,7 @@ def site_files(args: argparse.Namespace) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    configure(None, args.log_format)
     files = site_files(args)
     if not files:
         print("roomops sim: give --site FILE (repeatable) or --all", file=sys.stderr)
@@ -104,8 +111,7 @@ def run(args: argparse.Namespace) -> int:
         faults = parse_faults(args.fault)
         sites = [load_site(file) for file in files]
         specs = [spec for site in sites for spec in to_sim_specs(site)]
-        sim = SiteSimulation(specs, faults=faults, notify=lambda text: print(text, file=sys.stderr),
-                             bridges=bridge_uris(sites))
+        sim = SiteSimulation(specs, faults=faults, notify=log.warning, bridges=bridge_uris(sites))
     except ProfileError as exc:
         for issue in exc.issues:
             print(issue, file=sys.stderr)
@@ -118,8 +124,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         with sim:
             _announce(sim, as_json=args.json)
+            log.info("serving %d devices of %d site(s): %s", len(sim.entries()), len(sites),
+                     ", ".join(site.id for site in sites))
+            for device, knobs in sorted(faults.items()):
+                log.info("fault on %s: %s", device, ", ".join(knobs))
             while not stop.wait(0.5):
                 pass
+            log.info("stopping the simulators")
     except KeyboardInterrupt:
         pass
     except OSError as exc:   # an address or port the profile names cannot be served

@@ -5,6 +5,8 @@
 # editable without dependencies. It reinstalls only when pyproject.toml or the lock changed.
 #   roomops_env          # runtime dependencies
 #   roomops_env test     # with the test extras (stamp .venv/.roomops-installed, as scripts/test)
+#   roomops_cjk_font     # the CJK font PDF reports embed (Debian fonts-wqy-zenhei); exits 1 if
+#                        # it is missing and cannot be installed
 # shellcheck shell=bash
 
 _roomops_fresh() {    # true when the stamp file exists and is newer than pyproject.toml and the lock
@@ -37,4 +39,23 @@ roomops_env() {
     "$VPY" -m pip install --quiet --require-hashes --no-deps -r "$lock"
     "$VPY" -m pip install --quiet --no-deps -e .
     if [ "$extras" = test ]; then touch "$test_stamp"; else touch "$runtime_stamp"; fi
+}
+
+ROOMOPS_CJK_FONT_FILE=/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+
+roomops_cjk_font() {
+    local tag=${LOG_TAG:-scripts}
+    [ -f "$ROOMOPS_CJK_FONT_FILE" ] && return 0
+    if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
+        printf '[%s] PDF reports need a CJK font: install the Debian package fonts-wqy-zenhei ' "$tag" >&2
+        printf '(sudo apt-get install fonts-wqy-zenhei) or point ROOMOPS_CJK_FONT at a .ttf/.ttc\n' >&2
+        exit 1
+    fi
+    printf '[%s] apt-get install fonts-wqy-zenhei (the CJK font of the PDF reports)\n' "$tag"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei fontconfig >/dev/null
+    if [ ! -f "$ROOMOPS_CJK_FONT_FILE" ]; then
+        printf '[%s] fonts-wqy-zenhei installed but %s is missing\n' "$tag" "$ROOMOPS_CJK_FONT_FILE" >&2
+        exit 1
+    fi
 }

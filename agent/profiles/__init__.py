@@ -16,7 +16,7 @@ API used by the agent, ``roomops sim``, tests and the demo::
     site.room              # flat view for agent.site: routes, camera_preset, display_input...
     dev = site.device("codec")                           # or "urumqi.codec"
     dev.id ("urumqi.codec"), dev.local_id, dev.model (ResolvedModel: .id, .driver, .roles,
-    .capabilities, .selftest, .boot_time), dev.driver, dev.roles, dev.identity {"serial": ...},
+    .capabilities, .boot_time), dev.driver, dev.roles, dev.identity {"serial": ...},
     dev.outlet (OutletRef: .pdu full id, .pdu_local, .outlet), dev.desired, dev.expect
     (what Driver.selftest_checks(expect) gets), dev.via, dev.url()
     dev.endpoint()          # drivers.roles.Endpoint with the password resolved (memory only)

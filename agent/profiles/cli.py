@@ -84,6 +84,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     except ProfileError as exc:
         return _fail(exc.issues)
     data = site.as_dict()
+    checks = selftest_checks(site)
+    for dev in data["devices"]:
+        dev["checks"] = checks.get(dev["id"], [])
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
@@ -99,7 +102,21 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"      desired {dev['desired']}")
         if dev["options"]:
             print(f"      options {dev['options']}")
+        print(f"      checks {', '.join(checks.get(dev['id'], [])) or '-'}")
     return 0
+
+
+def selftest_checks(site: Any) -> dict[str, list[str]]:
+    """Device id -> the self-test checks the agent will run on it: the driver's answer to the
+    site's expectations (drivers do no I/O until connect, so asking costs nothing)."""
+    from agent.session import resolve_driver_class
+    from agent.site import from_resolved
+
+    out: dict[str, list[str]] = {}
+    for spec in from_resolved(site).devices:
+        driver = resolve_driver_class(spec.driver)(spec.endpoint, name=spec.id)
+        out[spec.id] = ["reachable", *(c.name for c in driver.selftest_checks(spec.expect))]
+    return out
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

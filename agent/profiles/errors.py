@@ -84,6 +84,14 @@ class IssueList:
     def extend(self, issues: Iterable[Issue]) -> None:
         self.items.extend(issues)
 
+    def drop_consequences(self, pruned: set[KeyPath], since: int) -> None:
+        """Forget issues found after the first ``since`` at or around a key the schema already
+        rejected (a check of a salvaged profile complaining that the rejected key is missing)."""
+        def related(path: KeyPath) -> bool:
+            return any(path[:len(p)] == p or p[:len(path)] == path for p in pruned)
+
+        self.items = self.items[:since] + [i for i in self.items[since:] if not related(i.path)]
+
     def __bool__(self) -> bool:
         return bool(self.items)
 

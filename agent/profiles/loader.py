@@ -16,7 +16,6 @@ from typing import Any
 from agent.profiles.checks import check_model, check_site, check_venue
 from agent.profiles.errors import Issue, IssueList, ProfileError
 from agent.profiles.layering import Candidate, Choice, Located, Origin, choose
-from agent.profiles.parse import parse_file
 from agent.profiles.resolved import (
     OutletRef,
     ResolvedDevice,
@@ -25,6 +24,7 @@ from agent.profiles.resolved import (
     ResolvedVenue,
     desired_state_of,
 )
+from agent.profiles.salvage import parse_partial
 from agent.profiles.schema import (
     DeviceProfile,
     ModelProfile,
@@ -57,9 +57,11 @@ def under_root(root: Path, text: str) -> str:
 # -- models ----------------------------------------------------------------------------------------
 def load_model(path: str | Path) -> ResolvedModel:
     file = Path(path)
-    model, lines, issues = parse_file(ModelProfile, file)
+    model, lines, issues, pruned = parse_partial(ModelProfile, file)
     if model is not None:
+        schema_issues = len(issues.items)
         check_model(model, file, issues)
+        issues.drop_consequences(pruned, schema_issues)
     issues.raise_if_any()
     assert model is not None
     return ResolvedModel(model.id, str(file), model, lines)
@@ -88,17 +90,23 @@ def load_site(path: str | Path, *, models_dir: str | Path | None = None,
     """Parse, cross-check and resolve a site profile. With ``check_secrets`` every reference must
     resolve (a demo site's missing simulator credentials are generated)."""
     file = Path(path)
-    site, lines, issues = parse_file(SiteProfile, file)
-    issues.raise_if_any()
+    # one pass: schema problems, cross-key checks, models and secrets are all reported together
+    site, lines, issues, pruned = parse_partial(SiteProfile, file)
+    if site is None:
+        issues.raise_if_any()
     assert site is not None
+    schema_issues = len(issues.items)
     root = root_of(file)
     mdir = Path(models_dir) if models_dir is not None else profiles_dir_of(file) / "models"
     models, model_issues = _load_models((d.model for d in site.devices), mdir)
     check_site(site, file, models, mdir, issues)
-    if model_issues or issues:
-        raise ProfileError([*issues.items, *model_issues])
     store = SecretStore(Path(under_root(root, site.secrets_file)) if site.secrets_file else None,
                         demo=site.demo, environ=environ)
+    if check_secrets and (issues or model_issues):
+        _check_secrets(site, store, issues)     # else below, once the devices resolved
+    issues.drop_consequences(pruned, schema_issues)
+    if model_issues or issues:
+        raise ProfileError([*issues.items, *model_issues])
     doc = Located("device", str(file), lines)
     defaults = Located("site defaults", str(file), lines)
     devices = [_resolve_device(site, i, dev, models[dev.model], doc, defaults, root, store)  # type: ignore[arg-type]
@@ -244,9 +252,11 @@ def load_venue(path: str | Path, site: ResolvedSite | str | Path) -> ResolvedVen
     if not isinstance(site, ResolvedSite):
         site = load_site(site, check_secrets=False)
     file = Path(path)
-    venue, _, issues = parse_file(VenueProfile, file)
+    venue, _, issues, pruned = parse_partial(VenueProfile, file)
     if venue is not None:
+        schema_issues = len(issues.items)
         check_venue(venue, file, site, issues)
+        issues.drop_consequences(pruned, schema_issues)
     issues.raise_if_any()
     assert venue is not None
     return ResolvedVenue(

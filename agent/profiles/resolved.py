@@ -48,10 +48,6 @@ class ResolvedModel:
         return self.profile.capabilities.model_dump(exclude_none=True)
 
     @property
-    def selftest(self) -> list[str]:
-        return list(self.profile.selftest)
-
-    @property
     def boot_time(self) -> float:
         return float(self.profile.boot_time)
 

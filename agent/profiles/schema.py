@@ -37,6 +37,34 @@ def _ipv4(text: str) -> str:
     return text
 
 
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+
+
+def _host(text: str) -> str:
+    """An IPv4 address or a DNS host name. Dotted digits must be an address: 999.0.10.1 is a typo,
+    not a host name."""
+    if text.startswith("[") and text.endswith("]"):       # an IPv6 literal as URLs write it
+        try:
+            ipaddress.IPv6Address(text[1:-1])
+        except ValueError:
+            raise ValueError("not an IPv6 address") from None
+        return text
+    labels = text.rstrip(".").split(".")
+    if all(label.isdigit() for label in labels):
+        return _ipv4(text)
+    if len(text) > 253 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        raise ValueError("not an IPv4 address or host name")
+    return text
+
+
+def _host_port(text: str) -> str:
+    host, sep, port = text.rpartition(":") if ":" in text.rpartition("]")[2] else (text, "", "")
+    if sep and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError("port must be 1..65535 (host[:port])")
+    _host(host)
+    return text
+
+
 def _ipv4_network(text: str) -> str:
     try:
         ipaddress.IPv4Network(text, strict=True)
@@ -60,8 +88,13 @@ def _timezone(text: str) -> str:
 
 
 def _central_url(text: str) -> str:
-    if not re.match(r"^(https?|wss?)://[^\s/]+", text):
+    found = re.match(r"^(https?|wss?)://([^\s/]+)", text)
+    if not found:
         raise ValueError("must be an http(s):// or ws(s):// URL")
+    try:
+        _host_port(found.group(2).rpartition("@")[2])
+    except ValueError as exc:
+        raise ValueError(f"must be an http(s):// or ws(s):// URL with a valid host: {exc}") from None
     return text
 
 
@@ -74,6 +107,8 @@ def _sip_uri(text: str) -> str:
 Identifier = Annotated[str, AfterValidator(_identifier),
                        WithJsonSchema({"type": "string", "pattern": _IDENT.pattern})]
 IPv4 = Annotated[str, AfterValidator(_ipv4), WithJsonSchema({"type": "string", "format": "ipv4"})]
+Host = Annotated[str, AfterValidator(_host), WithJsonSchema({"type": "string"})]
+HostPort = Annotated[str, AfterValidator(_host_port), WithJsonSchema({"type": "string"})]
 IPv4Net = Annotated[str, AfterValidator(_ipv4_network), WithJsonSchema({"type": "string"})]
 SecretText = Annotated[str, AfterValidator(_secret_ref), WithJsonSchema(
     {"type": "string", "pattern": r"^(\$\{[A-Za-z_][A-Za-z0-9_]*\}|secret:[A-Za-z0-9_.\-/]+)$"})]
@@ -135,7 +170,8 @@ class ModelProfile(Strict):
     boot_time: Seconds                     # how long a reboot or power-on takes
     timeout: Seconds = 5.0                 # default command deadline
     capabilities: Capabilities = Capabilities()
-    selftest: list[str] = []               # names of the self-test checks this model contributes
+    # no ``selftest:`` list: which checks run is the driver's answer to the site's expectations
+    # (``roomops profiles show SITE`` lists them per device), never a second list that can lie
     options: dict[str, Any] = {}           # driver/simulator knobs (documented per driver)
     notes: str = ""
 
@@ -166,7 +202,7 @@ class NetworkSettings(Strict):
 
 class SipSettings(Strict):
     uri: SipUri                            # e.g. urumqi@roomops.example
-    registrar: str                         # host name or address of the SIP registrar/proxy
+    registrar: Host                        # host name or address of the SIP registrar/proxy
     username: str | None = None
     password: SecretText | None = None
     transport: Literal["tcp", "udp", "tls"] = "tcp"
@@ -187,8 +223,8 @@ class DeviceExpect(Strict):
     registered: bool | None = None
     hd_rate_kbps: Count | None = None
     min_uplink_mbps: Annotated[float, Field(gt=0)] | None = None
-    test_uri: str | None = None
-    ping_target: str | None = None
+    test_uri: SipUri | None = None
+    ping_target: Host | None = None
 
 
 class DeviceProfile(Strict):
@@ -232,9 +268,9 @@ class SiteExpect(Strict):
     registered: bool = True                # codec registered to its SIP registrar
     hd_rate_kbps: Annotated[int, Field(ge=64)] = 1920   # call rate at or above which a call counts as HD
     min_uplink_mbps: Annotated[float, Field(gt=0)]      # uplink bandwidth needed before a meeting
-    test_uri: str | None = None            # optional test call target (e.g. the bridge)
-    ping_target: str | None = None         # router: what the uplink check pings
-    ntp_server: str | None = None          # "host[:port]" for the clock-in-sync check
+    test_uri: SipUri | None = None         # optional test call target (e.g. the bridge)
+    ping_target: Host | None = None        # router: what the uplink check pings (address or host name)
+    ntp_server: HostPort | None = None     # "host[:port]" for the clock-in-sync check
 
 
 class SiteProfile(Strict):
@@ -270,7 +306,7 @@ class VenueProfile(Strict):
     name: LocalizedName
     location: str | None = None            # street address, building, room
     network: VenueNetwork
-    sip_registrar: str | None = None
+    sip_registrar: Host | None = None
     addresses: dict[Identifier, IPv4]      # device local id -> address at the new venue
     wiring: dict[Identifier, SwitcherWiring] = {}   # switcher local id -> wiring
 

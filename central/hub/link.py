@@ -14,6 +14,7 @@ from central.hub.connection import CLOSE_POLICY, CLOSE_REPLACED, AgentConnection
 from central.hub.hub import AgentHub
 from central.models import Site, utcnow
 from central.notify.unit import changes_of
+from central.reports import addresses as agent_addresses
 from central.security import site_token_id
 from central.services.accounts import site_for_token
 
@@ -43,7 +44,8 @@ async def agent_link(websocket: WebSocket) -> None:
     if previous is not None:
         await previous.close(CLOSE_REPLACED, "replaced by a newer connection of the site")
     conn.generation = await hub.writer.submit(
-        functools.partial(_connected, site_id=site_id, instance=hub.instance_id))
+        functools.partial(_connected, site_id=site_id, instance=hub.instance_id,
+                          peer=websocket.client.host if websocket.client else ""))
     hub.metrics.link_accepted()
     log.info("agent of site %s connected from %s", site_id, _peer(websocket))
     try:
@@ -60,7 +62,7 @@ def _site_for(hub: AgentHub, token: str) -> str | None:
         return site_for_token(session, token)
 
 
-def _connected(session: Session, site_id: str, instance: str) -> int | None:
+def _connected(session: Session, site_id: str, instance: str, peer: str = "") -> int | None:
     """Take the site's link for this instance: a new generation that any older link must yield to."""
     site = session.get(Site, site_id, with_for_update=True)
     if site is None:
@@ -69,6 +71,7 @@ def _connected(session: Session, site_id: str, instance: str) -> int | None:
     site.agent_connected = True
     site.last_seen = now
     site.connected_at = now
+    agent_addresses.record(session, site_id, peer, now)   # the annual report's "address changed"
     site.link_instance = instance
     site.link_generation = (site.link_generation or 0) + 1
     changes_of(session).links[site_id] = site.link_generation

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from central.models import EventRow, Fault, Meeting, MeetingSite, Site, UplinkMeasurement, utcnow
 from central.reports import faults as fault_records
 from central.reports import inspections
+from central.reports import renewal as renewal_section
 from central.reports.periods import Interval, clip, overlap_seconds, seconds, year_bounds
 from central.reports.policy import ReportPolicy
 
@@ -111,6 +112,8 @@ class AnnualReport:
     policy: ReportPolicy
     sites: list[SiteFigures]
     totals: Totals
+    #: the improvement section: per site the evidence for (or against) renewal
+    renewal: list[renewal_section.SiteRenewal] = field(default_factory=list)
 
     @property
     def satisfaction_met(self) -> bool | None:
@@ -172,6 +175,27 @@ def _connected_calls(session: Session, site_ids: list[str], meeting_ids: list[st
     return calls
 
 
+def outages(session: Session, site_ids: list[str], lo: datetime, end: datetime,
+            now: datetime) -> dict[str, list[Interval]]:
+    """Per site the intervals it was unavailable between ``lo`` and ``end``. The one place the
+    reports (this annual figure and the monthly charts) take availability from: switch it here to
+    the shared availability computation (``central.services.availability``) once it exists."""
+    rows = session.scalars(select(Fault).where(
+        Fault.site_id.in_(site_ids), Fault.check_name.is_(None), Fault.opened_at < end,
+        Fault.closed_at.is_(None) | (Fault.closed_at > lo)))
+    down: dict[str, list[Interval]] = {s: [] for s in site_ids}
+    for outage in rows:
+        down[outage.site_id].append((outage.opened_at, outage.closed_at or now))
+    return down
+
+
+def availability(down: list[Interval], start: datetime, end: datetime) -> float | None:
+    """The share of [start, end) outside ``down``; None for an empty span."""
+    if end <= start:
+        return None
+    return 1 - seconds(clip(down, start, end)) / (end - start).total_seconds()
+
+
 def build(session: Session, year: int, sites: list[Site], policy: ReportPolicy,
           now: datetime | None = None) -> AnnualReport:
     now = now or utcnow()
@@ -215,12 +239,7 @@ def build(session: Session, year: int, sites: list[Site], policy: ReportPolicy,
 
     # faults opened in the year; availability from every outage overlapping it
     year_faults = fault_records.in_period(session, site_ids, lo, hi)
-    outages = session.scalars(select(Fault).where(
-        Fault.site_id.in_(site_ids), Fault.check_name.is_(None), Fault.opened_at < end,
-        Fault.closed_at.is_(None) | (Fault.closed_at > lo)))
-    down: dict[str, list[Interval]] = {s: [] for s in site_ids}
-    for outage in outages:
-        down[outage.site_id].append((outage.opened_at, outage.closed_at or now))
+    down = outages(session, site_ids, lo, end, now)
     for site in sites:
         fig = figures[site.id]
         mine = [f for f in year_faults if f.site_id == site.id]
@@ -260,5 +279,7 @@ def build(session: Session, year: int, sites: list[Site], policy: ReportPolicy,
         ratings_good=sum(f.ratings_good for f in figures.values()),
     )
     totals.mean_repair_s, totals.worst_repair_s = _repairs(year_faults)
+    ordered = [figures[s] for s in site_ids]
+    renewal = renewal_section.build(session, year, sites, ordered, lo, hi, policy.hd_uplink_mbps)
     return AnnualReport(year=year, period_start=lo, period_end=end, generated_at=now, policy=policy,
-                        sites=[figures[s] for s in site_ids], totals=totals)
+                        sites=ordered, totals=totals, renewal=renewal)

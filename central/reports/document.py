@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from central.reports.charts import Series
 from central.reports.periods import zone
+
+
+@dataclass
+class Figure:
+    """A chart in a section: drawn as inline SVG in HTML and as vector graphics in the PDF."""
+
+    title: str
+    series: Series
+    site_id: str = ""
 
 
 @dataclass
@@ -18,6 +28,9 @@ class Section:
     notes: list[str] = field(default_factory=list)
     #: the last row is a total (shown bold)
     total_row: bool = False
+    #: charts, one list per printed row; with figures the PDF shows the charts instead of the rows
+    #: (the numbers stay in HTML and CSV)
+    figures: list[list[Figure]] = field(default_factory=list)
 
 
 @dataclass

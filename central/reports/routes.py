@@ -23,6 +23,7 @@ from central.context import AppContext
 from central.models import Fault, Recording, Site, utcnow
 from central.reports import (
     annual,
+    charts,
     faults,
     inspections,
     policy,
@@ -30,11 +31,12 @@ from central.reports import (
     render_csv,
     render_html,
     render_pdf,
+    site_map,
 )
 from central.reports import tables as docs
-from central.reports.document import Document
+from central.reports.document import Document, site_label
 from central.reports.periods import year_bounds
-from central.reports.texts import LANGUAGES, pick
+from central.reports.texts import LANGUAGES, from_accept_language, normalize, pick
 from central.security import csrf_token_for
 from central.services import audit
 
@@ -47,17 +49,17 @@ MEDIA = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8"}
 
 # -- request helpers ------------------------------------------------------------------------------
 def _lang(request: Request, lang: str | None) -> str:
-    """The query wins, then the dashboard's language cookie, then Accept-Language, else Chinese."""
+    """The query wins (``zh``, ``zh-CN``, ``en``, ``en-US``...), then the dashboard's language
+    cookie, then Accept-Language, else Chinese."""
     if lang is not None:
-        if lang not in LANGUAGES:
-            raise HTTPException(422, f"lang must be one of {', '.join(LANGUAGES)}")
-        return lang
-    cookie = request.cookies.get(LANG_COOKIE)
-    if cookie in LANGUAGES:
+        chosen = normalize(lang)
+        if chosen is None:
+            raise HTTPException(422, f"lang must be one of zh, {', '.join(LANGUAGES)}")
+        return chosen
+    cookie = normalize(request.cookies.get(LANG_COOKIE))
+    if cookie:
         return cookie
-    accept = request.headers.get("accept-language", "").lower()
-    first = accept.split(",")[0].strip()
-    return "en" if first.startswith("en") else pick(None)
+    return from_accept_language(request.headers.get("accept-language")) or pick(None)
 
 
 def _year(year: int | None) -> int:
@@ -76,18 +78,23 @@ def _sites(session: Session, sites: str | None) -> list[Site]:
     return [every[s] for s in dict.fromkeys(wanted)]
 
 
+def _labels(sites: list[Site], lang: str) -> dict[str, str]:
+    """Site id -> the name a reader of ``lang`` knows it by."""
+    return {s.id: site_label(s.name, s.name_zh, s.id, lang) for s in sites}
+
+
 def _csrf(request: Request, ctx: AppContext) -> str:
     token = request.cookies.get(SESSION_COOKIE)
     return csrf_token_for(ctx.secret_key, token) if token else ""
 
 
-def _links(request: Request) -> dict[str, str]:
+def _links(request: Request, lang: str) -> dict[str, str]:
     """The same document in the other formats and language."""
-    params = dict(request.query_params)
+    params = {**dict(request.query_params), "lang": lang}
     out = {}
     for fmt in ("pdf", "csv"):
         out[fmt.upper()] = f"{request.url.path}?{urlencode({**params, 'format': fmt})}"
-    other = "en" if params.get("lang", pick(None)) == "zh-CN" else "zh-CN"
+    other = "en" if lang == "zh-CN" else "zh-CN"
     out["English" if other == "en" else "中文"] = f"{request.url.path}?{urlencode({**params, 'lang': other})}"
     return out
 
@@ -95,8 +102,8 @@ def _links(request: Request) -> dict[str, str]:
 def _respond(doc: Document, fmt: Format, request: Request, *, actions: dict[str, Any] | None = None,
              csrf: str = "") -> Response:
     if fmt == "html":
-        return HTMLResponse(render_html.render(doc, actions=actions, csrf=csrf, links=_links(request)),
-                            headers={"Cache-Control": "no-store"})
+        page = render_html.render(doc, actions=actions, csrf=csrf, links=_links(request, doc.lang))
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
     if fmt == "pdf":
         try:
             body = render_pdf.render(doc)
@@ -122,6 +129,8 @@ def annual_json(report: annual.AnnualReport) -> dict[str, Any]:
     body["totals"].update(hd_share=report.totals.hd_share, sd_share=report.totals.sd_share,
                           satisfaction=report.totals.satisfaction)
     body["satisfaction_met"] = report.satisfaction_met
+    for item, out in zip(report.renewal, body["renewal"], strict=True):
+        out.update(typical_resolution=item.typical_resolution, renew=item.renew)
     return body
 
 
@@ -133,10 +142,41 @@ def annual_report(request: Request, year: int | None = Query(None, ge=2000, le=2
     language = _lang(request, lang)
     with ctx.unit() as session:
         pol = policy.load(session)
-        report = annual.build(session, _year(year), _sites(session, sites), pol)
+        chosen = _sites(session, sites)
+        report = annual.build(session, _year(year), chosen, pol)
+        monthly = charts.build(session, _year(year), chosen, pol.report_timezone, pol.hd_uplink_mbps,
+                               report.generated_at)
     if format == "json":
-        return _json(annual_json(report))
-    return _respond(docs.annual_document(report, language), format, request)
+        return _json({**annual_json(report), "charts": [dataclasses.asdict(c) for c in monthly]})
+    return _respond(docs.annual_document(report, language, monthly), format, request)
+
+
+@router.get("/reports/charts", summary="Per-site monthly charts of a year (json, or html: inline SVG)")
+def monthly_charts(request: Request, year: int | None = Query(None, ge=2000, le=2100),
+                   sites: str | None = None, format: Literal["json", "html"] = "json",
+                   lang: str | None = None, _: Principal = Depends(reader),
+                   ctx: AppContext = Depends(get_ctx)) -> Response:
+    language = _lang(request, lang)
+    with ctx.unit() as session:
+        pol = policy.load(session)
+        chosen = _sites(session, sites)
+        monthly = charts.build(session, _year(year), chosen, pol.report_timezone, pol.hd_uplink_mbps)
+    if format == "json":
+        return _json([dataclasses.asdict(c) for c in monthly])
+    section = docs.charts_section(monthly, language, _labels(chosen, language))
+    return HTMLResponse(render_html.figures(section), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/reports/map", summary="The sites on a map of China with their live status (svg or json)")
+def sites_map(request: Request, format: Literal["svg", "json"] = "svg", lang: str | None = None,
+              _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
+    language = _lang(request, lang)
+    with ctx.unit() as session:
+        pins = site_map.pins(session, language)
+    if format == "json":
+        return _json([dataclasses.asdict(p) for p in pins])
+    return Response(site_map.render(pins, language), media_type="image/svg+xml",
+                    headers={"Cache-Control": "no-store"})
 
 
 # -- inspections ----------------------------------------------------------------------------------
@@ -226,11 +266,13 @@ def fault_records(request: Request, year: int | None = Query(None, ge=2000, le=2
     with ctx.unit() as session:
         pol = policy.load(session)
         lo, hi = year_bounds(_year(year), pol.report_timezone)
-        chosen = [s.id for s in _sites(session, sites)]
-        records = [faults.record(session, f) for f in faults.in_period(session, chosen, lo, hi)]
+        chosen = _sites(session, sites)
+        found = faults.in_period(session, [s.id for s in chosen], lo, hi)
+        records = [faults.record(session, f) for f in found]
     if format == "json":
         return _json(records)
-    return _respond(docs.faults_document(records, _year(year), pol, language), format, request)
+    return _respond(docs.faults_document(records, _year(year), pol, language, _labels(chosen, language)),
+                    format, request)
 
 
 def _fault(session: Session, fault_id: int) -> Fault:
@@ -247,6 +289,7 @@ def fault_record(fault_id: IntId, request: Request, format: Format = "json", lan
     with ctx.unit() as session:
         pol = policy.load(session)
         rec = faults.record(session, _fault(session, fault_id))
+        labels = _labels([s for s in [session.get(Site, rec["site_id"])] if s is not None], language)
     if format == "json":
         return _json(rec)
     actions: dict[str, Any] = {}
@@ -255,7 +298,7 @@ def fault_record(fault_id: IntId, request: Request, format: Format = "json", lan
         actions = {"note": f"{base}/notes"}
         if rec["closed_at"] is None:
             actions["close"] = f"{base}/close"
-    return _respond(docs.fault_document(rec, pol, language), format, request, actions=actions,
+    return _respond(docs.fault_document(rec, pol, language, labels), format, request, actions=actions,
                     csrf=_csrf(request, ctx))
 
 
@@ -302,12 +345,13 @@ def recordings_archive(request: Request, year: int | None = Query(None, ge=2000,
     language = _lang(request, lang)
     with ctx.unit() as session:
         pol = policy.load(session)
-        chosen = [s.id for s in _sites(session, sites)] if sites else None
+        every = _sites(session, sites)
+        chosen = [s.id for s in every] if sites else None
         lo, hi = year_bounds(year, pol.report_timezone) if year is not None else (None, None)
         items = recordings.listing(session, pol, chosen, lo, hi)
     if format == "json":
         return _json(items)
-    return _respond(docs.recordings_document(items, pol, language), format, request)
+    return _respond(docs.recordings_document(items, pol, language, _labels(every, language)), format, request)
 
 
 def _recording(session: Session, recording_id: str) -> Recording:

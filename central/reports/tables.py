@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from central.reports.annual import AnnualReport
+from central.reports.charts import SiteCharts
 from central.reports.document import (
     DASH,
     Document,
+    Figure,
     Section,
     avail,
     duration,
@@ -19,14 +21,29 @@ from central.reports.document import (
 )
 from central.reports.inspections import InspectionYear
 from central.reports.policy import ReportPolicy
-from central.reports.texts import translator
+from central.reports.renewal import CODEC_AGE_LIMIT, SiteRenewal
+from central.reports.texts import Translator, translator
 
 
 def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def annual_document(report: AnnualReport, lang: str) -> Document:
+def charts_section(site_charts: list[SiteCharts], lang: str, label: dict[str, str]) -> Section:
+    t = translator(lang)
+    figures, rows = [], []
+    for site in site_charts:
+        name = label.get(site.site_id, site.site_id)
+        figures.append([Figure(f"{name} · {t('chart.' + s.kind)}", s, site.site_id) for s in site.series])
+        for s in site.series:
+            shown = [DASH if v is None else (num(v, 1) if s.kind == "uplink" else pct(v, 2 if
+                     s.kind == "availability" else 0)) for v in s.values]
+            rows.append([name, t("chart." + s.kind), *shown])
+    return Section(t("section.charts"), [t("col.site"), t("col.chart"), *[str(m) for m in range(1, 13)]],
+                   rows, key="charts", figures=figures, notes=[t("def.charts")])
+
+
+def annual_document(report: AnnualReport, lang: str, site_charts: list[SiteCharts] | None = None) -> Document:
     t = translator(lang)
     tz = report.policy.report_timezone
     tot = report.totals
@@ -106,7 +123,53 @@ def annual_document(report: AnnualReport, lang: str) -> Document:
         [t("col.site"), t("col.ratings"), t("col.good"), t("col.satisfaction"), t("col.target"),
          t("col.met")],
         rows, key="satisfaction", total_row=True, notes=[t("def.satisfaction", target=pct(target, 0))]))
+    if site_charts:
+        doc.sections.append(charts_section(site_charts, lang, label))
+    doc.sections.append(renewal_section(report, lang, label))
     return doc
+
+
+def _advice(item: SiteRenewal, year: int, t: Translator, lang: str) -> str:
+    said = []
+    for finding in item.findings or ["none"]:
+        values: dict[str, object] = {}
+        if finding == "uplink":
+            values = {"min": num(item.uplink_min, 1), "need": num(item.hd_need_mbps, 1)}
+        elif finding == "codec_old":
+            values = {"year": item.codec_introduced, "age": year - (item.codec_introduced or year)}
+        elif finding == "address":
+            values = {"n": item.address_changes}
+        elif finding == "below_hd":
+            values = {"res": item.typical_resolution or DASH,
+                      "share": pct(_ratio(item.calls_hd, item.calls), 0)}
+        said.append(t(f"finding.{finding}", **values))
+    return ("；" if lang == "zh-CN" else "; ").join(said)
+
+
+def renewal_section(report: AnnualReport, lang: str, label: dict[str, str]) -> Section:
+    t = translator(lang)
+    rows = []
+    for item in report.renewal:
+        uplink = (f"{num(item.uplink_mean, 1)} / {num(item.uplink_min, 1)} Mbps "
+                  f"({num(item.hd_need_mbps, 1)})" if item.uplink_measurements else DASH)
+        if item.codec_introduced is not None:
+            codec = f"{item.codec_name} ({item.codec_introduced}, {item.codec_best_video})"
+        else:
+            codec = f"{item.codec_model or DASH} ({t('renew.unknown_codec')})"
+        calls = (t("renew.calls_at", res=item.typical_resolution or DASH,
+                   share=pct(_ratio(item.calls_hd, item.calls), 0), calls=item.calls)
+                 if item.calls else t("renew.no_calls"))
+        if not item.address_seen:
+            address = t("renew.unseen")
+        else:
+            address = t("renew.changes", n=item.address_changes) if item.address_changes else t("no")
+        rows.append([label.get(item.site_id, item.site_id), uplink, codec, calls, address,
+                     t("renew.renew" if item.renew else "renew.keep"), _advice(item, report.year, t, lang)])
+    return Section(
+        t("section.renewal"),
+        [t("col.site"), t("renew.uplink"), t("renew.codec"), t("renew.calls"), t("renew.address"),
+         t("renew.verdict"), t("renew.advice")],
+        rows, key="renewal", notes=[t("def.renewal", age=CODEC_AGE_LIMIT)])
 
 
 def inspections_document(view: InspectionYear, policy: ReportPolicy, lang: str) -> Document:
@@ -170,12 +233,14 @@ def inspection_record_document(rec: dict[str, Any], policy: ReportPolicy, lang: 
     return doc
 
 
-def fault_document(rec: dict[str, Any], policy: ReportPolicy, lang: str) -> Document:
+def fault_document(rec: dict[str, Any], policy: ReportPolicy, lang: str,
+                   sites: dict[str, str] | None = None) -> Document:
     t = translator(lang)
     tz = policy.report_timezone
     doc = Document(title=f"{t('fault.title')} #{rec['id']}", lang=lang, slug=f"fault-{rec['id']}")
     doc.meta = [
-        (t("rec.site"), rec["site_id"]), (t("fault.device"), rec["device_id"]),
+        (t("rec.site"), (sites or {}).get(rec["site_id"], rec["site_id"])),
+        (t("fault.device"), rec["device_id"]),
         (t("fault.kind"), t(f"fault.{rec['kind']}") + (f" ({rec['check_name']})" if rec["check_name"]
                                                         else "")),
         (t("fault.cause"), rec["cause"] or DASH), (t("fault.opened"), when(rec["opened_at"], tz)),
@@ -192,32 +257,38 @@ def fault_document(rec: dict[str, Any], policy: ReportPolicy, lang: str) -> Docu
     return doc
 
 
-def faults_document(records: list[dict[str, Any]], year: int, policy: ReportPolicy, lang: str) -> Document:
+def faults_document(records: list[dict[str, Any]], year: int, policy: ReportPolicy, lang: str,
+                    sites: dict[str, str] | None = None) -> Document:
     t = translator(lang)
+    names = sites or {}
     tz = policy.report_timezone
     doc = Document(title=t("fault.list_title", year=year), lang=lang, slug=f"faults-{year}")
     doc.sections.append(Section(
         t("fault.list_title", year=year),
         ["#", t("rec.site"), t("fault.device"), t("fault.kind"), t("fault.cause"), t("fault.opened"),
          t("fault.closed"), t("fault.repair"), t("fault.reason")],
-        [[str(r["id"]), r["site_id"], r["device_id"], t(f"fault.{r['kind']}"), r["cause"],
+        [[str(r["id"]), names.get(r["site_id"], r["site_id"]), r["device_id"], t(f"fault.{r['kind']}"),
+          r["cause"],
           when(r["opened_at"], tz), when(r["closed_at"], tz), duration(r["repair_seconds"]),
           r["reason"] or DASH]
          for r in records], key="faults"))
     return doc
 
 
-def recordings_document(items: list[dict[str, Any]], policy: ReportPolicy, lang: str) -> Document:
+def recordings_document(items: list[dict[str, Any]], policy: ReportPolicy, lang: str,
+                        sites: dict[str, str] | None = None) -> Document:
     t = translator(lang)
+    names = sites or {}
     tz = policy.report_timezone
     doc = Document(title=t("rec_archive.title"), lang=lang, slug="recordings")
-    doc.meta = [(t("rec_archive.title"), t("rec_archive.retention", days=policy.retention_days))]
+    doc.meta = [(t("rec_archive.retention"), t("rec_archive.days", days=policy.retention_days))]
     doc.sections.append(Section(
         t("rec_archive.title"),
         [t("rec_archive.meeting"), t("rec.site"), t("rec_archive.file"), t("rec_archive.size"),
          t("rec_archive.duration"), t("rec_archive.sha256"), t("rec_archive.expires"),
          t("rec_archive.verified")],
-        [[r["meeting_title"], r["site_id"], r["file"], str(r["size"]), num(r["duration_s"], 1), r["sha256"],
+        [[r["meeting_title"], names.get(r["site_id"], r["site_id"]), r["file"], str(r["size"]),
+          num(r["duration_s"], 1), r["sha256"],
           when(r["expires_at"], tz),
           DASH if r["verified_ok"] is None else t("yes" if r["verified_ok"] else "no")]
          for r in items], key="recordings"))

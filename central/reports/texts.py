@@ -75,6 +75,50 @@ TEXTS: dict[str, tuple[str, str]] = {
                         "whose deadline has passed or whose inspection ran."),
     "def.satisfaction": ("满意率为4–5分评价所占比例，目标{target}。",
                          "Satisfaction is the share of ratings 4–5; the target is {target}."),
+    # charts
+    "section.charts": ("各站点月度趋势", "Month by month per site"),
+    "chart.availability": ("可用率", "Availability"),
+    "chart.uplink": ("上行带宽（Mbps，虚线为高清需求）", "Uplink, Mbps (dashed: HD need)"),
+    "chart.hd": ("高清通话占比", "Calls in HD"),
+    "col.chart": ("图表", "Chart"),
+    "chart.numbers": ("各月数值", "The numbers"),
+    "def.charts": ("每月一柱；空缺表示该月无数据（站点尚未建立、月份未到或无测量）；红色柱低于高清需求。",
+                   "One bar per month; a gap is a month without data (before the site existed, not yet "
+                   "begun, or nothing measured); red bars are below the HD need."),
+    # the improvement section (case for renewal)
+    "section.renewal": ("改进建议（设备与线路更新依据）", "Improvements: the case for renewal"),
+    "renew.uplink": ("上行带宽（平均/最低，高清需求）", "Uplink (mean / lowest, HD needs)"),
+    "renew.codec": ("视频终端（推出年份，最高画质）", "Codec (introduced, best video)"),
+    "renew.calls": ("会议实际分辨率", "Resolution meetings ran at"),
+    "renew.address": ("本年度地址变更", "Address changed this year"),
+    "renew.verdict": ("结论", "Verdict"),
+    "renew.advice": ("建议", "Recommendation"),
+    "renew.renew": ("建议更新", "renew"),
+    "renew.keep": ("暂不更新", "keep"),
+    "renew.unseen": ("无连接地址记录", "no address recorded"),
+    "renew.changes": ("是，{n}次", "yes, {n}×"),
+    "renew.unknown_codec": ("未知型号", "model unknown"),
+    "renew.no_calls": ("无通话", "no calls"),
+    "renew.calls_at": ("多为{res}（高清{share}，共{calls}次）", "mostly {res} ({share} HD of {calls})"),
+    "finding.uplink": ("上行带宽不足：最低{min} Mbps，高清需{need} Mbps，建议线路提速",
+                       "uplink too slow: lowest {min} Mbps against {need} Mbps for HD; upgrade the line"),
+    "finding.measure_uplink": ("本年度无上行带宽测量：请在下次巡检时测量",
+                               "no uplink measured this year: measure it at the next inspection"),
+    "finding.codec_old": ("视频终端于{year}年推出，已{age}年，建议更换",
+                          "the codec came out in {year} ({age} years ago): replace it"),
+    "finding.codec_sd": ("视频终端不能发送高清图像，建议更换", "the codec cannot send HD video: replace it"),
+    "finding.codec_unknown": ("视频终端型号未登记：请在站点配置中登记型号",
+                              "the codec model is unknown to RoomOps: record it in the site profile"),
+    "finding.address": ("本年度地址变更{n}次：建议申请固定地址（或地址固定的专线/VPN）",
+                        "the address changed {n} times this year: ask for a fixed address (or a VPN "
+                        "address that does not change)"),
+    "finding.below_hd": ("会议多以{res}进行，高清仅占{share}", "meetings ran mostly at {res}, {share} in HD"),
+    "finding.none": ("依据本年度数据无需更新", "no renewal needed on this year's evidence"),
+    "def.renewal": ("规则：最低上行低于高清需求或逾一成测量低于需求即建议提速；"
+                    "终端推出满{age}年或不支持高清即建议更换；地址变更以中心所见代理连接地址为准。",
+                    "Rules: a faster line when the lowest upload is below the HD need or more than a tenth "
+                    "of the measurements are; a new codec when it came out {age} or more years before the "
+                    "report year or cannot send HD; address changes as central saw the agent connect."),
     # inspections
     "insp.title": ("{year}年度月度巡检记录", "Monthly inspections {year}"),
     "insp.record": ("巡检记录", "Inspection record"),
@@ -149,14 +193,44 @@ TEXTS: dict[str, tuple[str, str]] = {
     "rec_archive.verified": ("校验结果", "Verified"),
     "rec_archive.verify": ("校验", "Verify"),
     "rec_archive.download": ("下载", "Download"),
-    "rec_archive.retention": ("保留期限：{days}天", "Retention: {days} days"),
+    "rec_archive.retention": ("保留期限", "Retention"),
+    "rec_archive.days": ("{days}天", "{days} days"),
 }
 
 Translator = Callable[..., str]
 
 
 def pick(lang: str | None) -> str:
-    return lang if lang in LANGUAGES else DEFAULT
+    return normalize(lang) or DEFAULT
+
+
+def normalize(lang: str | None) -> str | None:
+    """A language tag as people write it -> one of ``LANGUAGES``: ``zh``, ``zh-CN``, ``zh_cn``,
+    ``zh-Hans`` are Chinese, ``en``, ``en-US``, ``en-GB`` English; None for anything else."""
+    tag = (lang or "").strip().lower().replace("_", "-")
+    primary = tag.split("-")[0]
+    if primary == "zh":
+        return "zh-CN"
+    if primary == "en":
+        return "en"
+    return None
+
+
+def from_accept_language(header: str | None) -> str | None:
+    """The first language of an Accept-Language header (by q, then order) that we have."""
+    choices: list[tuple[float, int, str]] = []
+    for order, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        found = normalize(tag)
+        if found and quality > 0:
+            choices.append((-quality, order, found))
+    return min(choices)[2] if choices else None
 
 
 def translator(lang: str) -> Translator:

@@ -22,7 +22,7 @@ from roomops.demo import ROLES, write_private
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "demo-password-1"
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def private_profiles(root: Path) -> Path:
@@ -99,6 +99,66 @@ def login(client: httpx.Client, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {reply.json()['access_token']}"}
 
 
+def second_demo(tmp_path: Path, profiles: Path, data: Path, port: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "roomops.cli", "demo", "--profiles", str(profiles), "--data-dir", str(data),
+         "--port", str(port), "--password", PASSWORD],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+def snapshot(data: Path) -> dict[str, int]:
+    """Every file of a running demo with its inode: a second demo must delete or replace none."""
+    return {str(p.relative_to(data)): p.stat().st_ino for p in data.rglob("*") if p.is_file()}
+
+
+def check_second_demo_refuses(tmp_path: Path, profiles: Path, data: Path, port: int, first_pid: int) -> None:
+    before = snapshot(data)
+    assert {"central.db", "central.db-wal", "logs/central.log"} <= set(before), sorted(before)
+    same = second_demo(tmp_path, profiles, data, port)
+    assert same.returncode == 1
+    assert "another demo is running" in same.stderr and f"pid {first_pid}" in same.stderr, same.stderr
+    assert "Traceback" not in same.stderr
+    other = tmp_path / "other-data"
+    busy = second_demo(tmp_path, profiles, other, port)
+    assert busy.returncode == 1
+    assert f"address already in use: 127.0.0.1:{port} (central)" in busy.stderr, busy.stderr
+    assert "Nothing was changed" in busy.stderr
+    assert sorted(p.name for p in other.iterdir()) == ["demo.lock"]
+    after = snapshot(data)
+    assert all(after.get(name) == inode for name, inode in before.items()), "the second demo touched files"
+
+
+def check_reports_and_logs(client: httpx.Client, headers: dict[str, str], data: Path) -> None:
+    year = time.gmtime().tm_year
+    for lang in ("zh", "zh-CN", "en"):
+        pdf = client.get("/api/v1/reports/annual", params={"format": "pdf", "lang": lang}, headers=headers)
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF"), (lang, pdf.text[:200])
+    faults_pdf = client.get("/api/v1/reports/faults", params={"format": "pdf", "lang": "zh"}, headers=headers)
+    assert faults_pdf.status_code == 200
+    # the demo's own inspection at start gives the inspection report a record at every site
+    deadline = time.monotonic() + 300
+    done: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        view = client.get("/api/v1/reports/inspections", params={"year": year}, headers=headers).json()
+        done = {s["site_id"]: s["done"] for s in view["sites"]}
+        if done and all(done.values()):
+            break
+        time.sleep(3)    # six inspections with test calls; nothing to read meanwhile
+    assert done and all(done.values()), done
+    # central saw each agent connect from an address: the renewal section knows it
+    body = client.get("/api/v1/reports/annual", headers=headers).json()
+    assert all(r["addresses"] for r in body["renewal"]), body["renewal"]
+    logs = data / "logs"
+    central_log = (logs / "central.log").read_text(encoding="utf-8")
+    assert "agent of site lhasa connected" in central_log, central_log[-2000:]
+    assert "GET /api/v1" not in central_log and "connection open" not in central_log   # no access lines
+    assert "paramiko" not in (logs / "simulators.log").read_text(encoding="utf-8")
+    assert "serving" in (logs / "simulators.log").read_text(encoding="utf-8")
+    agent_log = (logs / "agent-lhasa.log").read_text(encoding="utf-8")
+    assert "agent for site lhasa started" in agent_log
+    assert "executed successfully" not in agent_log and "Running job" not in agent_log
+
+
 def test_demo_comes_up_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     profiles = private_profiles(tmp_path)
     data = tmp_path / "data"
@@ -140,6 +200,8 @@ def test_demo_comes_up_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
                     break
                 time.sleep(1)   # the agents poll every 2 s; nothing to read meanwhile
             assert any(f["device_id"] == "lhasa.camera1" for f in open_faults), open_faults
+            check_second_demo_refuses(tmp_path, profiles, data, port, proc.pid)
+            check_reports_and_logs(client, admin, data)
     finally:
         children = descendants(proc.pid) if proc.poll() is None else set()
         proc.send_signal(signal.SIGINT)

@@ -14,6 +14,19 @@ function updateLinks() {
   }
 }
 
-yearInput.addEventListener("input", updateLinks);
+// the per-site charts of the chosen year, drawn by central as inline SVG
+const charts = document.getElementById("site-charts");
+let chartsYear = "";
+async function updateCharts() {
+  const year = yearInput.value;
+  if (!charts || year === chartsYear || !/^\d{4}$/.test(year)) return;
+  chartsYear = year;
+  const params = new URLSearchParams({ format: "html", lang, year });
+  const response = await fetch(`/api/v1/reports/charts?${params}`, { credentials: "same-origin" });
+  if (response.ok && chartsYear === year) charts.innerHTML = await response.text();
+}
+
+yearInput.addEventListener("input", () => { updateLinks(); updateCharts(); });
 document.getElementById("report-year").addEventListener("submit", (event) => event.preventDefault());
 updateLinks();
+updateCharts();
