@@ -14,8 +14,8 @@ from central.hub.connection import CLOSE_POLICY, CLOSE_REPLACED, AgentConnection
 from central.hub.hub import AgentHub
 from central.models import Site, utcnow
 from central.notify.unit import changes_of
-from central.reports import addresses as agent_addresses
 from central.security import site_token_id
+from central.services import agent_addresses
 from central.services.accounts import site_for_token
 
 log = logging.getLogger(__name__)

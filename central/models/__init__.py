@@ -9,12 +9,13 @@ from central.models.meetings import Meeting, MeetingSite, Recording
 from central.models.messages import IngestedMessage
 from central.models.relocations import Relocation
 from central.models.selftests import SelftestRow
-from central.models.sites import AgentToken, Device, Site
+from central.models.sites import AgentAddress, AgentToken, Device, Site
 from central.models.uplink import UplinkMeasurement
 from central.models.users import ROLES, User
 
 __all__ = [
-    "COMMAND_STATES", "DEAD_LETTER_STATES", "FINAL_STATES", "ROLES", "AgentToken", "AuditEntry", "Base",
+    "COMMAND_STATES", "DEAD_LETTER_STATES", "FINAL_STATES", "ROLES", "AgentAddress", "AgentToken",
+    "AuditEntry", "Base",
     "CommandRow", "DeadLetter",
     "Device", "EventRow", "Fault", "IngestedMessage", "Meeting", "MeetingSite", "Recording", "Relocation",
     "SelftestRow", "Site", "UTCDateTime", "UplinkMeasurement", "User", "new_id", "utcnow",
