@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from central.context import AppContext
 from central.hub.connection import CLOSE_POLICY, CLOSE_REPLACED, AgentConnection
 from central.models import Site, utcnow
+from central.services import availability
 from central.services.accounts import site_for_token
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def _mark(session: Session, site_id: str, connected: bool) -> None:
     now = utcnow()
     site.agent_connected = connected
     site.last_seen = now
+    availability.record_link(session, site_id=site_id, connected=connected, at=now)   # observed time
     if connected:
         site.connected_at = now
 
