@@ -128,6 +128,8 @@ class DeviceCommandIn(In):
     kind: Literal["reboot", "power_cycle", "standby", "apply_config", "selftest", "uplink_test"]
     args: dict[str, Any] = {}
     deadline_seconds: float | None = Field(None, gt=0, le=24 * 3600)
+    #: why an engineer does it (kept with the maintenance window a reboot or power-cycle opens)
+    reason: str | None = Field(None, max_length=500)
 
 
 class CommandOut(Out):

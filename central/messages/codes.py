@@ -164,10 +164,10 @@ def _health_code(roles: set[str], up: bool, reason: str, details: Mapping[str, A
     if kind in _TRANSPORT or (not up and not reason):
         return _unreachable(roles)
     if "codec" in roles:
-        if "registration" in lowered or "gatekeeper" in lowered:
-            return UNREGISTERED
         if lowered.startswith("diagnostics"):
             return "codec.diagnostics"
+        if "registration" in lowered or "gatekeeper" in lowered:
+            return UNREGISTERED
     if "display" in roles:
         found = _display_code(reason)
         if found:

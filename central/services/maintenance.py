@@ -82,7 +82,7 @@ def covering(session: Session, device_id: str, at: datetime) -> MaintenanceWindo
         MaintenanceWindow.site_id == site_id,
         or_(MaintenanceWindow.device_id == device_id, MaintenanceWindow.device_id.is_(None)),
         MaintenanceWindow.started_at <= at,
-        or_(MaintenanceWindow.ended_at.is_(None), MaintenanceWindow.ended_at >= at),
+        or_(MaintenanceWindow.ended_at.is_(None), MaintenanceWindow.ended_at > at),
     ))
     for row in rows:
         if row.ended_at is None and row.planned_end is not None and row.planned_end < at:
