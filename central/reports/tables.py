@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from central.messages import catalogue
 from central.reports.annual import AnnualReport
 from central.reports.document import (
     DASH,
@@ -78,6 +79,7 @@ def annual_document(report: AnnualReport, lang: str) -> Document:
     doc.sections.append(Section(
         t("section.faults"), [t("col.site"), t("col.faults"), t("col.open"), t("col.mttr"), t("col.worst")],
         rows, key="faults", total_row=True))
+    doc.sections.append(_maintenance_section(report, lang, label))
     rows = [[label[s.site_id], str(s.calls), str(s.calls_hd), str(s.calls_sd),
              pct(s.calls_hd / s.calls if s.calls else None), pct(s.calls_sd / s.calls if s.calls else None)]
             for s in report.sites]
@@ -175,10 +177,9 @@ def fault_document(rec: dict[str, Any], policy: ReportPolicy, lang: str) -> Docu
     tz = policy.report_timezone
     doc = Document(title=f"{t('fault.title')} #{rec['id']}", lang=lang, slug=f"fault-{rec['id']}")
     doc.meta = [
-        (t("rec.site"), rec["site_id"]), (t("fault.device"), rec["device_id"]),
-        (t("fault.kind"), t(f"fault.{rec['kind']}") + (f" ({rec['check_name']})" if rec["check_name"]
-                                                        else "")),
-        (t("fault.cause"), rec["cause"] or DASH), (t("fault.opened"), when(rec["opened_at"], tz)),
+        (t("rec.site"), rec["plain"][lang]["site"]), (t("fault.device"), rec["plain"][lang]["device"]),
+        (t("fault.kind"), rec["plain"][lang]["check"]), (t("fault.cause"), rec["plain"][lang]["summary"]),
+        (t("fault.evidence"), rec["cause"] or DASH), (t("fault.opened"), when(rec["opened_at"], tz)),
         (t("fault.closed"), when(rec["closed_at"], tz)), (t("fault.closed_by"), rec["closed_by"] or DASH),
         (t("fault.reason"), rec["reason"] or DASH), (t("fault.repair"), duration(rec["repair_seconds"])),
     ]
@@ -192,6 +193,19 @@ def fault_document(rec: dict[str, Any], policy: ReportPolicy, lang: str) -> Docu
     return doc
 
 
+def _maintenance_section(report: AnnualReport, lang: str, label: dict[str, str]) -> Section:
+    """Planned work listed on its own: it is neither a fault nor downtime."""
+    t = translator(lang)
+    tz = report.policy.report_timezone
+    rows = [[label.get(w.site_id, w.site_id),
+             catalogue.device_label(w.device_id, None, lang) if w.device_id else t("maint.whole_site"),
+             catalogue.text(lang, f"maintenance.{w.kind}"), w.actor, w.why, when(w.started_at, tz),
+             when(w.ended_at, tz)] for w in report.maintenance]
+    return Section(t("section.maintenance"),
+                   [t("col.site"), t("fault.device"), t("fault.kind"), t("maint.actor"), t("maint.why"),
+                    t("maint.start"), t("maint.end")], rows, key="maintenance", notes=[t("def.maintenance")])
+
+
 def faults_document(records: list[dict[str, Any]], year: int, policy: ReportPolicy, lang: str) -> Document:
     t = translator(lang)
     tz = policy.report_timezone
@@ -200,7 +214,8 @@ def faults_document(records: list[dict[str, Any]], year: int, policy: ReportPoli
         t("fault.list_title", year=year),
         ["#", t("rec.site"), t("fault.device"), t("fault.kind"), t("fault.cause"), t("fault.opened"),
          t("fault.closed"), t("fault.repair"), t("fault.reason")],
-        [[str(r["id"]), r["site_id"], r["device_id"], t(f"fault.{r['kind']}"), r["cause"],
+        [[str(r["id"]), r["plain"][lang]["site"], r["plain"][lang]["device"], r["plain"][lang]["check"],
+          r["plain"][lang]["summary"],
           when(r["opened_at"], tz), when(r["closed_at"], tz), duration(r["repair_seconds"]),
           r["reason"] or DASH]
          for r in records], key="faults"))

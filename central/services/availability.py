@@ -173,15 +173,39 @@ class SiteAvailability:
     critical: set[str]
 
 
+@dataclass
+class Observed:
+    """Everything known of one site over a period, loaded once; ``over`` measures any part of it."""
+
+    timelines: dict[str, DeviceTimeline]
+    critical: set[str]
+    present: list[Interval] | None
+
+    def over(self, lo: datetime, hi: datetime) -> SiteAvailability:
+        per_device, site = shares(lo, hi, self.timelines, self.critical, self.present)
+        return SiteAvailability(site, per_device, self.critical)
+
+    def over_many(self, intervals: Iterable[Interval]) -> Shares:
+        """The site's time in each state summed over several intervals (e.g. its meetings)."""
+        total = Shares()
+        for lo, hi in intervals:
+            part = self.over(lo, hi).site
+            for state in STATES:
+                total.add(state, getattr(part, state))
+        return total
+
+
+def load(session: Session, site: Site, lo: datetime, hi: datetime, now: datetime | None = None) -> Observed:
+    now = now or utcnow()
+    devices, tls = timelines(session, site.id, lo, min(hi, now), now)
+    return Observed(tls, critical_devices(devices), presence(session, site, now))
+
+
 def measure(session: Session, site: Site, lo: datetime, hi: datetime, now: datetime | None = None
             ) -> SiteAvailability:
     """The site's and its devices' time in each state over [lo, min(hi, now))."""
     now = now or utcnow()
-    hi = min(hi, now)
-    devices, tls = timelines(session, site.id, lo, hi, now)
-    critical = critical_devices(devices)
-    per_device, site_shares = shares(lo, hi, tls, critical, presence(session, site, now))
-    return SiteAvailability(site_shares, per_device, critical)
+    return load(session, site, lo, hi, now).over(lo, min(hi, now))
 
 
 def days(now: datetime, count: int, timezone: str) -> list[Interval]:
