@@ -120,6 +120,25 @@ class Totals:
 
 
 @dataclass
+class MaintenanceEntry:
+    """One maintenance window of the year (planned work: not a fault, not downtime)."""
+
+    site_id: str
+    device_id: str | None
+    kind: str
+    actor: str
+    why: str
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str
+
+    @classmethod
+    def of(cls, window: MaintenanceWindow) -> MaintenanceEntry:
+        return cls(window.site_id, window.device_id, window.kind, window.actor, window.why, window.started_at,
+                   window.ended_at, window.outcome)
+
+
+@dataclass
 class AnnualReport:
     year: int
     period_start: datetime
@@ -129,7 +148,7 @@ class AnnualReport:
     sites: list[SiteFigures]
     totals: Totals
     #: planned work of the year (reboots, power-cycles, relocations, inspections), listed on its own
-    maintenance: list[MaintenanceWindow] = field(default_factory=list)
+    maintenance: list[MaintenanceEntry] = field(default_factory=list)
 
     @property
     def satisfaction_met(self) -> bool | None:
@@ -250,7 +269,7 @@ def build(session: Session, year: int, sites: list[Site], policy: ReportPolicy,
         in_meetings = clip(meeting_time[site.id], lo, end)
         if seconds(in_meetings) > 0:
             fig.availability_meetings = observed.over_many(in_meetings).availability
-    maintenance_windows = maintenance.in_period(session, site_ids, lo, hi)
+    maintenance_windows = [MaintenanceEntry.of(w) for w in maintenance.in_period(session, site_ids, lo, hi)]
 
     # uplink measurements of the year
     measured = session.scalars(select(UplinkMeasurement).where(
