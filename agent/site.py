@@ -114,6 +114,10 @@ def _device_from(raw: Any, site_id: str) -> DeviceSpec:
     identity = _get(raw, "identity") or {}
     if not isinstance(identity, Mapping):
         identity = {k: v for k, v in vars(identity).items() if v is not None}
+    model_name = _get(_get(raw, "model"), "name")
+    if isinstance(model_name, str) and model_name and "model" not in identity:
+        # the model profile's name: what the self-test's identity check expects the unit to report
+        identity = {**identity, "model": model_name}
     via = _get(raw, "via")
     if via and "." not in via:
         via = f"{site_id}.{via}"
@@ -121,12 +125,19 @@ def _device_from(raw: Any, site_id: str) -> DeviceSpec:
     desired = dict(_get(raw, "desired") or {})
     return DeviceSpec(
         id=dev_id, driver=str(_get(raw, "driver")), endpoint=endpoint,
-        roles=roles, model=str(_get(raw, "model", "") or ""),
+        roles=roles, model=_model_id(_get(raw, "model", "")),
         identity={str(k): str(v) for k, v in identity.items()}, outlet=_outlet(_get(raw, "outlet")),
         desired=driver_config(roles, desired, endpoint.host),
         expect=driver_expect(roles, dict(_get(raw, "expect") or {}), desired), via=via,
         secrets=_resolver(_get(raw, "store")),
     )
+
+
+def _model_id(model: Any) -> str:
+    """The model profile's id ("sony-evi-d70"), whether given as text or as the resolved model."""
+    if isinstance(model, str) or model is None:
+        return model or ""
+    return str(_get(model, "id", "") or _get(_get(model, "profile"), "id", "") or "")
 
 
 def _resolver(store: Any) -> SecretResolver | None:
