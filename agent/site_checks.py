@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from agent.selftest import REACHABLE, UPLINK_CHECK, RunState, SiteCheck, evidence_of, skipped
+from agent.session import failure_text
 from contracts.messages import CheckResult
 from drivers.errors import DeviceError
 from drivers.roles import Identity
@@ -147,7 +148,7 @@ def recording_space_check(timeout: float = 5.0) -> SiteCheck:
                 status = await session.call(lambda d: d.record_status(), timeout, force=True)  # type: ignore[attr-defined]
             except DeviceError as exc:
                 out.append(CheckResult(device=dev.id, name="recording.space", status="fail",
-                                       reason=f"{exc.reason}: {exc.message}", duration_ms=_took(started),
+                                       reason=failure_text(exc), duration_ms=_took(started),
                                        evidence=evidence_of(session, exc)))
                 continue
             free = _free_percent(status)
