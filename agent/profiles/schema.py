@@ -136,6 +136,9 @@ class ModelProfile(Strict):
     timeout: Seconds = 5.0                 # default command deadline
     capabilities: Capabilities = Capabilities()
     selftest: list[str] = []               # names of the self-test checks this model contributes
+    #: how the unit can be restarted remotely: "command" (its own restart command); a PDU outlet
+    #: wired in the site profile adds a power cycle. None: it has a restart command.
+    reboot_methods: list[Literal["command"]] | None = None
     options: dict[str, Any] = {}           # driver/simulator knobs (documented per driver)
     notes: str = ""
 
