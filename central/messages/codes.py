@@ -42,6 +42,7 @@ _CHECK_CODES: dict[str, str] = {
     "codec.diagnostics": "codec.diagnostics",
     "codec.preset": "codec.preset_failed",
     "codec.test_call": "codec.test_call_failed",
+    "codec.call_rate": "codec.rate_low",
     "camera.power": "camera.power_error",
     "camera.position": "camera.position_unreadable",
     "camera.preset_recall": "camera.preset_failed",

@@ -7,6 +7,12 @@ function measured(values) {
   return entries.map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ");
 }
 
+/** The raw text behind a check: the device's reason (when a summary stands in for it) and the
+ * transcript tail. */
+function evidenceOf(check) {
+  return [check.summary ? check.reason : null, ...(check.evidence ?? [])].filter(Boolean);
+}
+
 export function checksTable(checks, { open = false } = {}) {
   return el("div", { class: "table-wrap" }, el("table", { class: "checks" },
     el("thead", {}, el("tr", {},
@@ -19,11 +25,9 @@ export function checksTable(checks, { open = false } = {}) {
       el("td", {},
         // a failure in plain words (reason code); the device's own text is the engineer's evidence
         check.summary ? el("div", { class: "check-summary" }, check.summary) : (check.reason || ""),
-        check.summary && check.reason ? el("details", {}, el("summary", {}, t("site.problem_evidence")),
-          el("pre", { class: "evidence" }, check.reason)) : null,
         measured(check.measured) ? el("div", { class: "muted" }, `${t("site.measured")}: ${measured(check.measured)}`) : null,
-        check.evidence && check.evidence.length
+        evidenceOf(check).length
           ? el("details", { open: open && check.status === "fail" },
-            el("summary", {}, t("site.evidence")), el("pre", { class: "evidence" }, check.evidence.join("\n")))
+            el("summary", {}, t("site.evidence")), el("pre", { class: "evidence" }, evidenceOf(check).join("\n")))
           : null))))));
 }
