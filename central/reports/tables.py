@@ -148,7 +148,9 @@ def inspection_record_document(rec: dict[str, Any], policy: ReportPolicy, lang: 
     ]
     doc.sections.append(Section(
         t("rec.checks"), [t("rec.device"), t("rec.check"), t("rec.status"), t("rec.reason")],
-        [[c.get("device", ""), c.get("name", ""), c.get("status", ""), c.get("reason", "")]
+        [[_check_device(c, rec, lang), catalogue.check_label(str(c.get("name", "")), lang),
+          c.get("status", ""),
+          catalogue.summary(str(c["code"]), lang) if c.get("code") else c.get("reason", "")]
          for c in rec["checks"]], key="checks"))
     doc.sections.append(Section(
         t("rec.inventory"), [t("rec.device"), t("rec.model"), t("rec.serial"), t("rec.firmware")],
@@ -170,6 +172,14 @@ def inspection_record_document(rec: dict[str, Any], policy: ReportPolicy, lang: 
         [[rec["remarks"] or DASH, rec["signed_by"] or DASH, when(rec["signed_at"], tz)]], key="signoff",
         notes=[] if signed else [t("rec.unsigned")]))
     return doc
+
+
+def _check_device(check: dict[str, Any], rec: dict[str, Any], lang: str) -> str:
+    """A check's device for people: "摄像机 1", or the room for a site check."""
+    device = str(check.get("device", ""))
+    if device == rec.get("site_id") or "." not in device:
+        return catalogue.text(lang, "role.site")
+    return catalogue.device_label(device, None, lang)
 
 
 def fault_document(rec: dict[str, Any], policy: ReportPolicy, lang: str) -> Document:
