@@ -189,4 +189,32 @@ def test_site_strip_and_annual_report_agree_with_the_hand_computed_day(
     assert figure["availability"] == pytest.approx(body["availability"], rel=1e-6)
     assert figure["downtime_hours"] == pytest.approx(1.0)
     assert [(m["kind"], m["device_id"]) for m in report["maintenance"]] == [("reboot", f"{site}.codec")]
-    assert figure["faults"] == 2      # the codec's unplanned outage and the silent camera; not the reboot
+    assert figure["faults"] == 2  # the codec's unplanned outage and the silent camera; not the reboot
+
+
+async def test_agent_link_spans_follow_the_real_link(server: RunningServer, seeded: Seeded) -> None:
+    """Central records when the agent was on-line (outside it, device time is unknown)."""
+    from sqlalchemy import select
+
+    from central.models import AgentLinkSpan
+    from tests.central.helpers import FakeAgent, wait_for
+
+    def spans() -> list[tuple[bool, bool]]:
+        with server.ctx.unit() as session:
+            rows = session.scalars(
+                select(AgentLinkSpan).where(AgentLinkSpan.site_id == "kunming").order_by(AgentLinkSpan.id)
+            )
+            return [(r.started_at is not None, r.ended_at is not None) for r in rows]
+
+    agent = await FakeAgent(server.ws_url, "kunming", seeded.tokens["kunming"]).connect()
+
+    async def opened() -> bool:
+        return spans() == [(True, False)]
+
+    await wait_for(opened, 10, "an open link span")
+    await agent.close()
+
+    async def closed() -> bool:
+        return spans() == [(True, True)]
+
+    await wait_for(closed, 10, "the link span closed")
