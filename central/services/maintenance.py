@@ -57,10 +57,13 @@ def for_command(session: Session, command: CommandRow, actor: str, why: str = ""
 
 
 def end_window(session: Session, window: MaintenanceWindow, at: datetime, outcome: str,
-               actor: str = "system") -> MaintenanceWindow:
+               actor: str = "system", audited: bool = True) -> MaintenanceWindow:
+    """End the window; ``audited`` False when its command's own audit entry records the end."""
     if window.ended_at is None:
         window.ended_at = max(at, window.started_at)
         window.outcome = outcome
+        if not audited:
+            return window
         audit.record(session, actor=actor, action="maintenance.end",
                      target=window.device_id or window.site_id, outcome=outcome,
                      command_id=window.command_id, detail={"window": window.id})
@@ -72,7 +75,8 @@ def end_for_command(session: Session, command: CommandRow) -> list[MaintenanceWi
     rows = list(session.scalars(select(MaintenanceWindow).where(
         MaintenanceWindow.command_id == command.id, MaintenanceWindow.ended_at.is_(None))))
     at = command.finished_at or utcnow()
-    return [end_window(session, row, at, command.state) for row in rows]
+    # the command's audit entry gets its outcome and end time: no second entry for the window
+    return [end_window(session, row, at, command.state, audited=False) for row in rows]
 
 
 def covering(session: Session, device_id: str, at: datetime) -> MaintenanceWindow | None:

@@ -66,7 +66,8 @@ function rebootPlan(device) {
 }
 
 async function deviceAction(device, kind) {
-  const name = device.name ?? device.id;
+  // the engineer's dialog names the unit exactly: its name and its id
+  const name = device.name ? `${device.name} (${device.id})` : device.id;
   const plan = kind === "reboot" ? rebootPlan(device) : null;
   const question = plan ? t(`site.confirm_reboot_${plan}`, { device: name }) : t(`site.confirm_${kind}`, { device: name });
   const reason = el("input", { name: "reason", maxlength: 500, "data-field": "reason" });
