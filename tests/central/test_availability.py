@@ -190,6 +190,12 @@ def test_site_strip_and_annual_report_agree_with_the_hand_computed_day(
     assert figure["downtime_hours"] == pytest.approx(1.0)
     assert [(m["kind"], m["device_id"]) for m in report["maintenance"]] == [("reboot", f"{site}.codec")]
     assert figure["faults"] == 2  # the codec's unplanned outage and the silent camera; not the reboot
+    csv = http.get(
+        "/api/v1/reports/annual",
+        params={"year": today.year, "sites": site, "format": "csv", "lang": "en"},
+        headers=auth,
+    )
+    assert csv.status_code == 200 and "Planned maintenance" in csv.text and "frozen" in csv.text
 
 
 async def test_agent_link_spans_follow_the_real_link(server: RunningServer, seeded: Seeded) -> None:

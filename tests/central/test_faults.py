@@ -120,6 +120,12 @@ def test_unregistered_codec_is_one_fault_whoever_sees_it_with_plain_summary(
     found = problems_of(http, auth, "guangzhou")
     assert [(p["kind"], p["code"]) for p in found] == [("fault", "codec.unregistered")]
     assert found[0]["summary"] == "视频终端未注册到 SIP 服务器：请检查 SIP 账号和网络"
+    # the overview card says why it is degraded, in the reader's language
+    [card] = [c for c in http.get("/api/v1/dashboard/sites", headers=auth, params={"lang": "en"}).json()
+              if c["id"] == "guangzhou"]
+    assert card["verdict"] == "degraded"
+    assert [(p["code"], p["title"]) for p in card["problems"] if p["kind"] != "agent"] == [
+        ("codec.unregistered", "The codec is not registered to the SIP server")]
     # the pre-meeting self-test sees the same cause three times: still one fault, the rest linked
     selftest(
         server,
