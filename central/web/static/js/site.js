@@ -123,7 +123,18 @@ function addressCell(address) {
   return text.split(/(?<=:\/\/|@)/).flatMap((part, i) => (i ? [el("wbr"), part] : [part]));
 }
 
-function devicesTable(devices, measured) {
+/** A device's problems in plain words (from the site's problems); its own reasons collapsed. */
+function deviceReasons(device, problems) {
+  const mine = (problems?.problems ?? []).filter((p) => p.device === device.id);
+  const raw = device.reasons ?? [];
+  if (!mine.length && !raw.length) return null;
+  return el("div", { class: "muted device-problems" },
+    mine.map((p) => el("div", { "data-code": p.code }, p.title)),
+    raw.length ? el("details", {}, el("summary", {}, t("site.problem_evidence")),
+      el("pre", { class: "evidence" }, raw.join("\n"))) : null);
+}
+
+function devicesTable(devices, measured, problems) {
   const actions = caps.devices;
   return el("div", { class: "table-wrap" }, el("table", { id: "devices" },
     el("thead", {}, el("tr", {},
@@ -136,8 +147,7 @@ function devicesTable(devices, measured) {
       return el("tr", { "data-device": device.id, "data-state": state },
         el("td", {}, el("strong", {}, device.name ?? device.id.split(".").slice(1).join(".")),
           el("div", { class: "muted" }, device.id.split(".").slice(1).join("."))),
-        el("td", {}, pill(state),
-          (device.reasons ?? []).length ? el("div", { class: "muted" }, device.reasons.join("; ")) : null),
+        el("td", {}, pill(state), deviceReasons(device, problems)),
         el("td", {}, [identity.vendor, identity.model || device.model].filter(Boolean).join(" ")),
         el("td", {}, identity.firmware ?? ""),
         el("td", {}, identity.serial ?? ""),
@@ -296,7 +306,7 @@ const render = serialised(async () => {
     pill(site.agent_connected ? "up" : "down", `${t("overview.agent")}: ${site.agent_connected ? t("overview.agent_up") : t("overview.agent_down")}`));
   const runs = items(runData, "selftests");
   clear(document.getElementById("problems-box"), problemsList(problems));
-  clear(document.getElementById("devices-box"), devicesTable(devices, measuredIdentities(runs)));
+  clear(document.getElementById("devices-box"), devicesTable(devices, measuredIdentities(runs), problems));
   clear(document.getElementById("availability-box"), availability ? availabilityTable(availability) : "");
   const openRuns = new Set([...document.querySelectorAll("#selftests details[open]")].map((d) => d.dataset.selftest));
   clear(document.getElementById("selftests-box"), selftestList(runs.slice(0, 20)));
