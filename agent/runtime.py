@@ -102,7 +102,9 @@ class Agent:
     def capabilities(self, device: DeviceSpec) -> dict[str, Any]:
         """What central plans with: how a reboot is done (the dashboard's button says it), a
         codec's call URI and how many far ends it can host."""
-        caps: dict[str, Any] = {"reboot_methods": reboot_plan(device)}
+        caps: dict[str, Any] = {"reboot_methods": reboot_plan(device),
+                                # needed to hold a meeting (central's availability of the site)
+                                "critical": bool(device.roles & (self.site.critical_roles | {"router"}))}
         if "codec" not in device.roles:
             return caps
         uri = device.desired.get("sip.uri") or device.endpoint.options.get("uri")

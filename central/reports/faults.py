@@ -13,6 +13,9 @@ from central.messages import catalogue
 from central.models import CommandRow, Device, Fault, Site, utcnow
 from central.reports.models import FaultNote
 
+#: reason codes of a device that does not answer (the rest are problems of a device that does)
+DOWN_CODES = frozenset({"device.unreachable", "camera.silent", "device.auth_failed", "device.down"})
+
 
 class FaultError(ValueError):
     """A request that does not fit the fault's state (reported as 409)."""
@@ -65,7 +68,8 @@ def plain(session: Session, fault: Fault) -> dict[str, dict[str, str]]:
 def record(session: Session, fault: Fault) -> dict[str, Any]:
     return {
         "id": fault.id, "site_id": fault.site_id, "device_id": fault.device_id,
-        "kind": "check_failed" if fault.check_name else "device_down", "check_name": fault.check_name,
+        "kind": "device_down" if fault.code in DOWN_CODES or (not fault.code and not fault.check_name)
+        else "check_failed", "check_name": fault.check_name,
         "code": fault.code, "plain": plain(session, fault), "symptoms": list(fault.symptoms or []),
         "cause": fault.cause, "opened_at": fault.opened_at, "closed_at": fault.closed_at,
         "closed_by": fault.closed_by, "reason": fault.reason, "repair_seconds": repair_seconds(fault),

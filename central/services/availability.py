@@ -4,9 +4,9 @@
 Every moment of a device is one of: *up* or *down* (as its agent observed it), *maintenance*
 (inside a maintenance window: planned work), or *unknown* (before its first report, or while the
 site's agent was off-line). Availability is up / (up + down): unknown and maintenance time count
-neither way. A *site* is available while it can hold a meeting: every critical device (codec,
-router, and any device whose profile marks it ``critical``) is up; it is down while one of them
-is down, unknown while one of them is unknown.
+neither way. A *site* is available while it can hold a meeting: every critical device (what the
+agent marks ``critical``: the codec, the network and the site profile's critical roles) is up;
+it is down while one of them is down, unknown while one of them is unknown.
 """
 
 from __future__ import annotations
@@ -122,7 +122,8 @@ def shares(lo: datetime, hi: datetime, timelines: Mapping[str, DeviceTimeline], 
 
 # -- from the database -------------------------------------------------------------------------------
 def critical_devices(devices: Iterable[Device]) -> set[str]:
-    """Codec, router, and what the profile marks critical (``capabilities.critical``)."""
+    """What the agent marks critical in its hello (``capabilities.critical``: the site profile's
+    critical roles, the network); for an agent that does not say, the codec and the router."""
     out = set()
     for device in devices:
         caps = device.capabilities or {}

@@ -155,6 +155,8 @@ async def test_reboot_of_a_model_without_restart_command_is_a_power_cycle_and_sa
     assert reboot_plan(agent.site.device(camera.id)) == ["power_cycle"]
     assert agent.hello().devices[1].capabilities["reboot_methods"] == ["power_cycle"]
     assert agent.hello().devices[0].capabilities["reboot_methods"] == ["command", "power_cycle"]
+    # what central counts for the room's availability: the codec is critical, the camera is not
+    assert [d.capabilities["critical"] for d in agent.hello().devices[:2]] == [True, False]
     cmd = command("reboot", "camera")
     await agent.on_command(cmd)
     await agent.commands.wait(cmd.command_id)
