@@ -121,6 +121,32 @@ def clear(session: Session, *, device_id: str, cleared: set[str], at: datetime, 
     return closed
 
 
+# -- named faults (one per device and check name) ---------------------------------------------------------
+def open_fault(session: Session, *, site_id: str, device_id: str, check_name: str | None, cause: str,
+               at: datetime) -> Fault:
+    """A fault named by its check (e.g. ``agent.schema_version`` on the site): the check name is
+    also its reason code. One stays open per device and name."""
+    code = check_name or "device.down"
+    for fault in open_faults(session, device_id):
+        if fault.check_name == check_name and fault.code in ("", code):
+            return fault
+    fault = Fault(site_id=site_id, device_id=device_id, check_name=check_name, code=code, cause=cause,
+                  opened_at=at, symptoms=[])
+    session.add(fault)
+    session.flush()
+    return fault
+
+
+def close_fault(session: Session, *, device_id: str, check_name: str | None, at: datetime, reason: str,
+                closed_by: str = "system") -> Fault | None:
+    """Close the device's open fault of this check name (see ``open_fault``)."""
+    for fault in open_faults(session, device_id):
+        if fault.check_name == check_name and fault.code in ("", check_name or "device.down"):
+            _close(fault, at, reason, closed_by)
+            return fault
+    return None
+
+
 # -- the detectors -------------------------------------------------------------------------------------
 def observe_health(session: Session, *, site_id: str, device_id: str, up: bool | None, verdict: str,
                    reasons: Iterable[str], details: dict[str, Any] | None, at: datetime) -> None:

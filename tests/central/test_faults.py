@@ -121,11 +121,15 @@ def test_unregistered_codec_is_one_fault_whoever_sees_it_with_plain_summary(
     assert [(p["kind"], p["code"]) for p in found] == [("fault", "codec.unregistered")]
     assert found[0]["summary"] == "视频终端未注册到 SIP 服务器：请检查 SIP 账号和网络"
     # the overview card says why it is degraded, in the reader's language
-    [card] = [c for c in http.get("/api/v1/dashboard/sites", headers=auth, params={"lang": "en"}).json()
-              if c["id"] == "guangzhou"]
+    [card] = [
+        c
+        for c in http.get("/api/v1/dashboard/sites", headers=auth, params={"lang": "en"}).json()
+        if c["id"] == "guangzhou"
+    ]
     assert card["verdict"] == "degraded"
     assert [(p["code"], p["title"]) for p in card["problems"] if p["kind"] != "agent"] == [
-        ("codec.unregistered", "The codec is not registered to the SIP server")]
+        ("codec.unregistered", "The codec is not registered to the SIP server")
+    ]
     # the pre-meeting self-test sees the same cause three times: still one fault, the rest linked
     selftest(
         server,
@@ -371,3 +375,46 @@ def test_unknown_state_before_first_poll_is_not_a_fault(
     assert open_faults(http, auth, "shanghai") == []
     device = http.get("/api/v1/devices/shanghai.codec", headers=auth).json()
     assert device["up"] is None
+
+
+def test_named_faults_for_callers_outside_the_detectors(
+    server: RunningServer, seeded: Seeded, http: httpx.Client
+) -> None:
+    """``open_fault``/``close_fault`` (e.g. an agent of an incompatible schema version) keep one fault
+    per device and name, with the name as its reason code and a plain summary."""
+    from central.services import faults
+
+    with server.ctx.unit() as session:
+        first = faults.open_fault(
+            session,
+            site_id="kunming",
+            device_id="kunming",
+            check_name="agent.schema_version",
+            cause="agent 9.0 refused: schema 9",
+            at=utcnow(),
+        )
+        again = faults.open_fault(
+            session,
+            site_id="kunming",
+            device_id="kunming",
+            check_name="agent.schema_version",
+            cause="agent 9.0 refused: schema 9",
+            at=utcnow(),
+        )
+        assert first.id == again.id
+    auth = bearer(http, "viewer")
+    [fault] = open_faults(http, auth, "kunming", lang="en")
+    assert fault["code"] == "agent.schema_version" and fault["device_name"] == "Room"
+    assert fault["title"] == "The room agent's version does not fit central"
+    with server.ctx.unit() as session:
+        assert (
+            faults.close_fault(
+                session,
+                device_id="kunming",
+                check_name="agent.schema_version",
+                at=utcnow(),
+                reason="compatible hello",
+            )
+            is not None
+        )
+    assert open_faults(http, auth, "kunming") == []
