@@ -148,7 +148,9 @@ def overview(user: Principal = Depends(reader), lang: str = Depends(language),
                 devices_down=detail.health.down, open_faults=detail.health.open_faults,
                 verdict=detail.health.verdict, next_meeting=_next_meeting(session, site.id, now),
                 last_selftest=_last_selftest(session, site.id),
-                problems=[ProblemOut(**p) for p in site_problem_list(
+                # only a site that is not simply ok needs explaining (and costs the queries)
+                problems=[] if detail.health.verdict == "ok" and detail.agent_connected
+                else [ProblemOut(**p) for p in site_problem_list(
                     session, session.get(Site, site.id), detail.agent_connected, lang)],
             ))
     return cards
