@@ -73,6 +73,11 @@ _EXPLAINED_BY: dict[str, frozenset[str]] = {
 _EXPLAINS_ALL = frozenset({UNREACHABLE, SILENT_CAMERA, AUTH_FAILED})
 
 
+#: causes that keep a device from serving a meeting although it answers (availability counts
+#: it down): an unregistered codec cannot be called, a router without uplink carries no call
+BLOCKS_MEETINGS = frozenset({UNREGISTERED, "network.uplink_down"})
+
+
 @dataclass(frozen=True)
 class Problem:
     """One sighting of a cause: its code, who saw it (a check name, or None for the health poll)
@@ -182,6 +187,17 @@ def _health_code(roles: set[str], up: bool, reason: str, details: Mapping[str, A
     if kind == "protocol_error":
         return "device.protocol_error"
     return "device.down" if not up else "device.degraded"
+
+
+def serving(roles: Iterable[str], up: bool | None, verdict: str, reasons: Iterable[str],
+            details: Mapping[str, Any] | None = None) -> bool | None:
+    """Whether the device can do its part in a meeting (None: not known): up, and no problem of
+    it that blocks meetings."""
+    if up is None or verdict == "unknown":
+        return None
+    if not up:
+        return False
+    return not any(p.code in BLOCKS_MEETINGS for p in health_problems(roles, up, verdict, reasons, details))
 
 
 def codes_cleared_by_check(name: str, roles: Iterable[str] = ()) -> set[str]:

@@ -1,7 +1,8 @@
 """Availability from observed time: the one computation behind the site page, the dashboard's
 14-day strip and the annual report.
 
-Every moment of a device is one of: *up* or *down* (as its agent observed it), *maintenance*
+Every moment of a device is one of: *up* or *down* (as its agent observed it; a unit that answers
+but cannot serve a meeting, such as a codec not registered to its SIP server, is down), *maintenance*
 (inside a maintenance window: planned work), or *unknown* (before its first report, or while the
 site's agent was off-line). Availability is up / (up + down): unknown and maintenance time count
 neither way. A *site* is available while it can hold a meeting: every critical device (what the

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from central.messages import codes
 from central.models import Device, EventRow, IngestedMessage, Site, utcnow
 from central.services import availability, commands, faults, followups, meetings, selftests, uplink
 from contracts.messages import (
@@ -229,8 +230,9 @@ def _device_status(
     if prior is None or prior.up is not up or prior.verdict != status.verdict or prior.reasons != reasons:
         faults.observe_health(session, site_id=site_id, device_id=status.id, up=up, verdict=status.verdict,
                               reasons=reasons, details=dict(status.details), at=at)
-    if prior is None or prior.up is not up:
-        availability.record_state(session, site_id=site_id, device_id=status.id, up=up, at=at)
+        # observed time: up and serving (an unregistered codec answers but holds no meeting)
+        availability.record_state(session, site_id=site_id, device_id=status.id, at=at, up=codes.serving(
+            faults.roles_of(session, status.id), up, status.verdict, reasons, dict(status.details)))
     if prior is None:
         session.add(Device(id=status.id, site_id=site_id, up=up, verdict=status.verdict,
                            reasons=list(status.reasons), details=dict(status.details), last_seen=sent_at,

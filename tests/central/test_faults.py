@@ -169,6 +169,10 @@ def test_unregistered_codec_is_one_fault_whoever_sees_it_with_plain_summary(
     assert {s["check_name"] for s in fault["symptoms"]} >= {"SIP registration", "Test call"}
     # nothing on the self-test's failing checks is left unexplained beside the fault
     assert [p["code"] for p in problems_of(http, auth, "guangzhou")] == ["codec.unregistered"]
+    # an unregistered codec answers but cannot hold a meeting: the room counts as unavailable
+    strip = http.get("/api/v1/sites/guangzhou/availability", params={"days": 1}, headers=auth).json()
+    codec = next(d for d in strip["devices"] if d["id"] == "guangzhou.codec")
+    assert codec["critical"] is True and codec["availability"] == 0.0 and strip["availability"] == 0.0
     # registered again: the health poll closes it
     status(server, "guangzhou", DeviceStatus(id="guangzhou.codec", up=True, verdict="ok"))
     assert open_faults(http, auth, "guangzhou") == []
