@@ -16,6 +16,7 @@ from typing import Any
 from agent.commands import CommandFailed, Handler
 from agent.recordings import RecordingUnavailable, checksum, file_name, recordings_folder, upload
 from agent.session import DeviceSession
+from agent.site import reboot_plan
 from contracts.messages import CallState, Command
 from drivers.errors import DeviceError, DeviceTimeout, Disconnected
 from drivers.roles import Driver
@@ -82,6 +83,14 @@ async def reboot(agent: Any, device: str) -> dict[str, Any]:
     """Restart through the device's own command; if it ignores it or does not come back, and a
     PDU outlet feeds it, cycle the outlet."""
     session: DeviceSession = agent.session(device)
+    plan = reboot_plan(session.spec)
+    if "command" not in plan:
+        # the model has no restart command (its profile says so): a power cut is the reboot
+        if not plan:
+            raise CommandFailed(f"{device}: cannot be restarted remotely (no restart command, no PDU outlet)",
+                                {"method": "none"})
+        result = await power_cycle(agent, device, "the model has no restart command")
+        return {**result, "fallback": False}
     ep = session.spec.endpoint
     ack_window = float(ep.options.get("reboot_ack_seconds", min(10.0, ep.boot_time)))
     refused = ""

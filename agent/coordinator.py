@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from agent.session import DeviceSession
+from agent.session import DeviceSession, failure_text
 from contracts.messages import CallState, DeviceStatus, Event, utcnow
 from drivers.errors import DeviceError
 from drivers.roles import CallInfo, Health, Verdict
@@ -147,7 +147,7 @@ class Coordinator:
             health = await self.session.call(lambda d: d.health(), self.timeout)
         except DeviceError as exc:
             self.health = None
-            self._observe(False, f"{exc.reason}: {exc.message}")
+            self._observe(False, failure_text(exc))
         else:
             self.health = health
             up = health.verdict is not Verdict.DOWN
@@ -167,7 +167,7 @@ class Coordinator:
             calls = await self.session.call(lambda d: d.calls(), self.timeout)  # type: ignore[attr-defined]
         except DeviceError as exc:
             # The health poll decides up/down; a failed calls read keeps the last known calls.
-            self.calls_error = f"{exc.reason}: {exc.message}"
+            self.calls_error = failure_text(exc)
             log.debug("%s: calls unreadable: %s", self.device, self.calls_error)
             return self.call_tracker.current()
         self.calls_error = ""

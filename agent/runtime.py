@@ -26,7 +26,7 @@ from agent.relocation import differs
 from agent.scheduler import AgentScheduler
 from agent.selftest import Progress, SelftestRunner
 from agent.session import DeviceSession, DriverFactory, default_driver_factory
-from agent.site import DeviceSpec, SiteSpec
+from agent.site import DeviceSpec, SiteSpec, reboot_plan
 from agent.site_checks import UplinkProbe, default_site_checks
 from agent.supervise import TaskHealth, supervise
 from contracts.messages import Command, DeviceInfo, Event, Hello, Schedule, SelftestReport, Status
@@ -106,10 +106,13 @@ class Agent:
             for d in self.site.devices])
 
     def capabilities(self, device: DeviceSpec) -> dict[str, Any]:
-        """What central plans meetings with: a codec's call URI and how many far ends it can host."""
+        """What central plans with: how a reboot is done (the dashboard's button says it), a
+        codec's call URI and how many far ends it can host."""
+        caps: dict[str, Any] = {"reboot_methods": reboot_plan(device),
+                                # needed to hold a meeting (central's availability of the site)
+                                "critical": bool(device.roles & (self.site.critical_roles | {"router"}))}
         if "codec" not in device.roles:
-            return {}
-        caps: dict[str, Any] = {}
+            return caps
         uri = device.desired.get("sip.uri") or device.endpoint.options.get("uri")
         if uri:
             caps["uri"] = str(uri)

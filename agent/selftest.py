@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.session import DeviceSession
+from agent.session import DeviceSession, failure_text
 from agent.site import DeviceSpec, SiteSpec
 from contracts.messages import CheckResult, DeviceInfo, SelftestReport, utcnow
 from drivers.errors import DeviceError
@@ -52,7 +52,7 @@ def evidence_of(session: DeviceSession, error: DeviceError | None = None) -> lis
     """The redacted transcript tail; with ``error`` noted first, so a failure that left no
     exchange behind (connection refused, a library that keeps its own log) still shows it."""
     if error is not None:
-        session.driver.transcript.note(f"failed: {error.reason}: {error.message}")
+        session.driver.transcript.note(f"failed: {failure_text(error)}")
     text = session.driver.transcript.render(EVIDENCE_LINES)
     return text.splitlines() if text else []
 
@@ -205,7 +205,7 @@ class SelftestRunner:
         try:
             ident = await session.call(lambda d: d.identify(), timeout, force=True)
         except DeviceError as exc:
-            return _result(dev.id, REACHABLE, CheckOutcome.failed(f"{exc.reason}: {exc.message}"), started,
+            return _result(dev.id, REACHABLE, CheckOutcome.failed(failure_text(exc)), started,
                            evidence_of(session, exc))
         state.identities[dev.id] = ident
         measured = {"serial": ident.serial, "firmware": ident.firmware, "model": ident.model}
@@ -221,7 +221,7 @@ class SelftestRunner:
             return list(session.driver.selftest_checks(dev.expect))
         except DeviceError as exc:
             return CheckResult(device=dev.id, name="checks", status="fail",
-                               reason=f"{exc.reason}: {exc.message}")
+                               reason=failure_text(exc))
         except Exception as exc:  # noqa: BLE001 - a driver bug is a failed check, not a crashed run
             log.exception("%s: selftest_checks raised", dev.id)
             return CheckResult(device=dev.id, name="checks", status="fail", reason=f"driver error: {exc!r}")
@@ -236,7 +236,7 @@ class SelftestRunner:
         try:
             outcome = await session.call(op, check.timeout, force=True)
         except DeviceError as exc:
-            return _result(dev.id, check.name, CheckOutcome.failed(f"{exc.reason}: {exc.message}"), started,
+            return _result(dev.id, check.name, CheckOutcome.failed(failure_text(exc)), started,
                            evidence_of(session, exc))
         if not isinstance(outcome, CheckOutcome):
             outcome = CheckOutcome.failed(f"check returned {type(outcome).__name__}, not an outcome")

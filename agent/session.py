@@ -31,6 +31,18 @@ T = TypeVar("T")
 DriverFactory = Callable[[DeviceSpec], Driver]
 
 
+def failure_text(exc: DeviceError) -> str:
+    """``<reason>: <message>``: the failure class first (central reads it to pick a reason code),
+    without saying it twice ("rejected: rejected NetworkRejected" becomes "rejected: NetworkRejected")."""
+    message = exc.message
+    word = exc.reason.replace("_", " ")
+    for prefix in (exc.reason, word):
+        if message.lower().startswith(prefix.lower()):
+            message = message[len(prefix):].lstrip(" :")
+            break
+    return f"{exc.reason}: {message}" if message else exc.reason
+
+
 def resolve_driver_class(name: str) -> type[Driver]:
     """A registry name (``cisco-roomos``) or an explicit ``module:Class`` (site-local drivers)."""
     if ":" in name:
@@ -60,6 +72,9 @@ class DeviceSession:
         self._next_connect_at = 0.0
         self.auth_blocked: AuthError | None = None
         self.last_error: DeviceError | None = None
+        #: the last real connect failure: what a refusal during back-off leads with (never a
+        #: previous back-off refusal, or the texts pile up "(next reconnect in ...)" twice)
+        self.connect_failure: DeviceError | None = None
         self.connects = 0
         self.closed = False
 
@@ -147,18 +162,20 @@ class DeviceSession:
                 if now < self._next_connect_at:
                     # Lead with the real cause: fault records and the dashboard show this text.
                     wait = f"next reconnect in {self._next_connect_at - now:.1f}s"
-                    cause = self.last_error.message if self.last_error else "not connected"
+                    cause = self.connect_failure.message if self.connect_failure else "not connected"
                     raise ConnectError(f"{cause} ({wait})", device=self.id)
         try:
             self.driver.connect()
         except AuthError as exc:
             with self._state_lock:
                 self.auth_blocked = exc
+                self.connect_failure = exc
                 self._next_connect_at = now + self._backoff.exhaust()
             self._close_driver()
             raise
-        except DeviceError:
+        except DeviceError as exc:
             with self._state_lock:
+                self.connect_failure = exc
                 self._next_connect_at = now + self._backoff.next_delay()
             self._close_driver()
             raise
@@ -166,6 +183,7 @@ class DeviceSession:
             self._backoff.reset()
             self._next_connect_at = 0.0
             self.auth_blocked = None
+            self.connect_failure = None
         self.connects += 1
 
     def _close_driver(self) -> None:

@@ -36,6 +36,9 @@ class DeviceSpec:
     desired: Mapping[str, Any] = field(default_factory=dict)    # driver config keys (agent.driver_config)
     expect: Mapping[str, Any] = field(default_factory=dict)     # self-test expectations
     via: str | None = None                         # device it is controlled through (camera via codec)
+    #: remote restart methods of its model ("command"); a wired outlet adds a power cycle. None:
+    #: the model profile does not say, so whether its driver has a restart command decides
+    reboot_methods: tuple[str, ...] | None = None
     #: resolves secret references left in ``desired`` (SIP password), only to write them
     secrets: SecretResolver | None = field(default=None, repr=False, compare=False)
 
@@ -114,6 +117,10 @@ def _device_from(raw: Any, site_id: str) -> DeviceSpec:
     identity = _get(raw, "identity") or {}
     if not isinstance(identity, Mapping):
         identity = {k: v for k, v in vars(identity).items() if v is not None}
+    model_name = _get(_get(raw, "model"), "name")
+    if isinstance(model_name, str) and model_name and "model" not in identity:
+        # the model profile's name: what the self-test's identity check expects the unit to report
+        identity = {**identity, "model": model_name}
     via = _get(raw, "via")
     if via and "." not in via:
         via = f"{site_id}.{via}"
@@ -121,12 +128,49 @@ def _device_from(raw: Any, site_id: str) -> DeviceSpec:
     desired = dict(_get(raw, "desired") or {})
     return DeviceSpec(
         id=dev_id, driver=str(_get(raw, "driver")), endpoint=endpoint,
-        roles=roles, model=str(_get(raw, "model", "") or ""),
+        roles=roles, model=_model_id(_get(raw, "model", "")),
         identity={str(k): str(v) for k, v in identity.items()}, outlet=_outlet(_get(raw, "outlet")),
         desired=driver_config(roles, desired, endpoint.host),
         expect=driver_expect(roles, dict(_get(raw, "expect") or {}), desired), via=via,
-        secrets=_resolver(_get(raw, "store")),
+        secrets=_resolver(_get(raw, "store")), reboot_methods=_reboot_methods(_get(raw, "model")),
     )
+
+
+def _reboot_methods(model: Any) -> tuple[str, ...] | None:
+    """The model profile's ``reboot_methods``, None when it does not say."""
+    methods = _get(_get(model, "profile"), "reboot_methods")
+    return None if methods is None else tuple(str(m) for m in methods)
+
+
+def _driver_restarts(driver: str) -> bool:
+    """Whether the driver implements a restart command (the base class refuses one)."""
+    from agent.session import resolve_driver_class
+    from drivers.roles import Driver
+
+    try:
+        cls = resolve_driver_class(driver)
+    except (KeyError, ImportError, AttributeError, ValueError):
+        return False
+    return getattr(cls, "reboot", None) is not Driver.reboot
+
+
+def reboot_plan(dev: DeviceSpec) -> list[str]:
+    """What a reboot of ``dev`` does, in order: its restart command, then a power cut when an
+    outlet feeds it; [] when neither is possible."""
+    methods = dev.reboot_methods
+    if methods is None:
+        methods = ("command",) if _driver_restarts(dev.driver) else ()
+    plan = [m for m in methods if m == "command"]
+    if dev.outlet is not None:
+        plan.append("power_cycle")
+    return plan
+
+
+def _model_id(model: Any) -> str:
+    """The model profile's id ("sony-evi-d70"), whether given as text or as the resolved model."""
+    if isinstance(model, str) or model is None:
+        return model or ""
+    return str(_get(model, "id", "") or _get(_get(model, "profile"), "id", "") or "")
 
 
 def _resolver(store: Any) -> SecretResolver | None:

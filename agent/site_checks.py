@@ -4,15 +4,18 @@ clock in sync, recording space. Each is a factory returning a ``SiteCheck`` for 
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from agent.selftest import REACHABLE, UPLINK_CHECK, RunState, SiteCheck, evidence_of, skipped
+from agent.session import failure_text
 from contracts.messages import CheckResult
 from drivers.errors import DeviceError
+from drivers.roles import Identity
 
 UplinkProbe = Callable[[], Awaitable[dict[str, Any]]]
 OffsetSource = Callable[[], float | None]     # seconds our clock is ahead of the reference, or None
@@ -145,7 +148,7 @@ def recording_space_check(timeout: float = 5.0) -> SiteCheck:
                 status = await session.call(lambda d: d.record_status(), timeout, force=True)  # type: ignore[attr-defined]
             except DeviceError as exc:
                 out.append(CheckResult(device=dev.id, name="recording.space", status="fail",
-                                       reason=f"{exc.reason}: {exc.message}", duration_ms=_took(started),
+                                       reason=failure_text(exc), duration_ms=_took(started),
                                        evidence=evidence_of(session, exc)))
                 continue
             free = _free_percent(status)
@@ -173,6 +176,74 @@ def recording_space_check(timeout: float = 5.0) -> SiteCheck:
     return _named("recording.space", check)
 
 
+# -- identity ------------------------------------------------------------------------------------------
+IDENTITY_CHECK = "identity"
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+#: what a driver reports for a model code it has no name for (VISCA "0x040E"): nothing to compare
+_UNNAMED_MODEL = re.compile(r"^0x[0-9a-f]+$", re.IGNORECASE)
+
+
+def _squash(text: str) -> str:
+    return _NOT_ALNUM.sub("", text.lower())
+
+
+def identity_differences(expected: Mapping[str, str], found: Identity) -> list[str]:
+    """What the unit reports that is not what the profile says, as far as its protocol tells:
+    the serial number, the model (names compared without case and punctuation, and a reported
+    name that contains the profile's, or the other way round, is the same model: "Webex Room Kit"
+    and "Room Kit"), the firmware when the profile names one."""
+    out = []
+    want, got = str(expected.get("serial") or "").strip(), str(found.serial or "").strip()
+    if want and got and want.lower() != got.lower():
+        out.append(f"expected serial {want!r}, found {got!r}")
+    want, got = str(expected.get("model") or "").strip(), str(found.model or "").strip()
+    if want and got and not _UNNAMED_MODEL.match(got):
+        a, b = _squash(want), _squash(got)
+        if a and b and a not in b and b not in a:
+            out.append(f"expected model {want!r}, found {got!r}")
+    want, got = str(expected.get("firmware") or "").strip(), str(found.firmware or "").strip()
+    if want and got and not got.lower().startswith(want.lower()):
+        out.append(f"expected firmware {want!r}, found {got!r}")
+    return out
+
+
+def _compared(expected: Mapping[str, str], found: Identity) -> dict[str, Any]:
+    return {key: {"expected": str(expected.get(key) or ""), "found": str(getattr(found, key) or "")}
+            for key in ("model", "serial", "firmware")}
+
+
+def identity_check() -> SiteCheck:
+    """Each reachable device is the one its profile describes (model, serial, firmware, as far as
+    its protocol reports them); a mismatch fails "wrong device at <address>"."""
+
+    async def check(state: RunState) -> list[CheckResult]:
+        out: list[CheckResult] = []
+        for dev in state.site.devices:
+            if dev.id not in state.sessions or (dev.id, REACHABLE) not in state.results:
+                continue
+            reach = await state.result_of(dev.id, REACHABLE)
+            found = state.identities.get(dev.id)
+            if reach is None or reach.status != "pass" or found is None:
+                why = reach.reason if reach is not None and reach.reason else "not reachable"
+                out.append(skipped(dev.id, IDENTITY_CHECK, f"device not reachable: {why}"))
+                continue
+            measured = _compared(dev.identity, found)
+            if not any(v["expected"] and v["found"] for v in measured.values()):
+                out.append(CheckResult(device=dev.id, name=IDENTITY_CHECK, status="skip", measured=measured,
+                                       reason="nothing to compare: the profile or the unit names no model, "
+                                              "serial or firmware"))
+                continue
+            wrong = identity_differences(dev.identity, found)
+            if wrong:
+                out.append(CheckResult(device=dev.id, name=IDENTITY_CHECK, status="fail", measured=measured,
+                                       reason=f"wrong device at {dev.address()}: " + "; ".join(wrong)))
+            else:
+                out.append(CheckResult(device=dev.id, name=IDENTITY_CHECK, status="pass", measured=measured))
+        return out
+
+    return _named(IDENTITY_CHECK, check)
+
+
 def default_site_checks(uplink: UplinkProbe | None = None, clock_offset: OffsetSource | None = None
                         ) -> list[SiteCheck]:
-    return [uplink_check(uplink), time_sync_check(clock_offset), recording_space_check()]
+    return [identity_check(), uplink_check(uplink), time_sync_check(clock_offset), recording_space_check()]

@@ -172,6 +172,9 @@ class ModelProfile(Strict):
     capabilities: Capabilities = Capabilities()
     # no ``selftest:`` list: which checks run is the driver's answer to the site's expectations
     # (``roomops profiles show SITE`` lists them per device), never a second list that can lie
+    #: how the unit can be restarted remotely: "command" (its own restart command); a PDU outlet
+    #: wired in the site profile adds a power cycle. None: it has a restart command.
+    reboot_methods: list[Literal["command"]] | None = None
     options: dict[str, Any] = {}           # driver/simulator knobs (documented per driver)
     notes: str = ""
 

@@ -9,7 +9,7 @@ from central.api.deps import Principal, engineer, get_ctx, reader
 from central.api.schemas import CommandOut, Created, DeviceCommandIn
 from central.context import AppContext
 from central.models import CommandRow, Device
-from central.services import audit, commands
+from central.services import audit, commands, maintenance
 
 router = APIRouter(prefix="/api/v1", tags=["commands"])
 
@@ -26,7 +26,10 @@ def device_command(device: str, body: DeviceCommandIn, user: Principal = Depends
                                    args=body.args, requested_by=user.username,
                                    deadline=commands.deadline_in(seconds))
         audit.record(session, actor=user.username, action=f"device.{body.kind}", target=row.id,
-                     outcome="accepted", detail={"args": body.args}, command_id=command.id)
+                     outcome="accepted", detail={"args": body.args, "reason": body.reason},
+                     command_id=command.id)
+        # a reboot or power-cycle is planned work: its outage is not a fault
+        maintenance.for_command(session, command, user.username, why=body.reason or "")
         return Created(id=command.id)
 
 

@@ -237,6 +237,8 @@ class DeviceCommandIn(In):
                                  "standby: on, displays (booleans); selftest: trigger (on_demand | "
                                  "inspection); apply_config: config {setting key: value}")
     deadline_seconds: float | None = Field(None, gt=0, le=24 * 3600)
+    #: why an engineer does it (kept with the maintenance window a reboot or power-cycle opens)
+    reason: str | None = Field(None, max_length=500)
 
     @model_validator(mode="after")
     def _args_of_kind(self) -> DeviceCommandIn:

@@ -15,7 +15,7 @@ from central.hub.hub import AgentHub
 from central.models import Site, utcnow
 from central.notify.unit import changes_of
 from central.security import site_token_id
-from central.services import agent_addresses
+from central.services import agent_addresses, availability
 from central.services.accounts import site_for_token
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ def _connected(session: Session, site_id: str, instance: str, peer: str = "") ->
     site.last_seen = now
     site.connected_at = now
     agent_addresses.record(session, site_id, peer, now)   # the annual report's "address changed"
+    availability.record_link(session, site_id=site_id, connected=True, at=now)   # observed time
     site.link_instance = instance
     site.link_generation = (site.link_generation or 0) + 1
     changes_of(session).links[site_id] = site.link_generation
@@ -80,10 +81,13 @@ def _connected(session: Session, site_id: str, instance: str, peer: str = "") ->
 
 def _disconnected(session: Session, site_id: str, instance: str, generation: int) -> None:
     """Mark the site off-line only if no newer link (here or on another instance) took it over."""
-    session.execute(
+    now = utcnow()
+    result = session.execute(
         update(Site)
         .where(Site.id == site_id, Site.link_instance == instance, Site.link_generation == generation)
-        .values(agent_connected=False, last_seen=utcnow()))
+        .values(agent_connected=False, last_seen=now))
+    if result.rowcount:      # type: ignore[attr-defined]
+        availability.record_link(session, site_id=site_id, connected=False, at=now)   # observed time
 
 
 def _peer(websocket: WebSocket) -> str:

@@ -4,7 +4,13 @@ from central.models.audit import AuditEntry
 from central.models.base import Base, UTCDateTime, new_id, utcnow
 from central.models.commands import COMMAND_STATES, FINAL_STATES, CommandRow
 from central.models.dead_letters import DEAD_LETTER_STATES, DeadLetter
-from central.models.events import EventRow, Fault
+from central.models.events import (
+    AgentLinkSpan,
+    DeviceStateSpan,
+    EventRow,
+    Fault,
+    MaintenanceWindow,
+)
 from central.models.meetings import Meeting, MeetingSite, Recording
 from central.models.messages import IngestedMessage
 from central.models.relocations import Relocation
@@ -14,9 +20,8 @@ from central.models.uplink import UplinkMeasurement
 from central.models.users import ROLES, User
 
 __all__ = [
-    "COMMAND_STATES", "DEAD_LETTER_STATES", "FINAL_STATES", "ROLES", "AgentAddress", "AgentToken",
-    "AuditEntry", "Base",
-    "CommandRow", "DeadLetter",
-    "Device", "EventRow", "Fault", "IngestedMessage", "Meeting", "MeetingSite", "Recording", "Relocation",
+    "COMMAND_STATES", "DEAD_LETTER_STATES", "FINAL_STATES", "ROLES", "AgentAddress", "AgentLinkSpan",
+    "AgentToken", "AuditEntry", "Base", "CommandRow", "DeadLetter", "Device", "DeviceStateSpan", "EventRow",
+    "Fault", "IngestedMessage", "MaintenanceWindow", "Meeting", "MeetingSite", "Recording", "Relocation",
     "SelftestRow", "Site", "UTCDateTime", "UplinkMeasurement", "User", "new_id", "utcnow",
 ]

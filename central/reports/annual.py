@@ -3,9 +3,13 @@
 Definitions (also printed in the report):
 - a meeting is *supported* when it was started; it counts in the year its start falls in, for
   the hours between its actual start and stop (scheduled times when one is missing);
-- a site is *unavailable* while any of its devices is down (an open "device down" fault);
-  availability is measured from the later of the year's start and the site's creation to the
-  earlier of the year's end and now, and separately over the site's meeting hours;
+- a site is *available* while it can hold a meeting (codec, network and what its profile marks
+  critical are up), from observed time only (``central.services.availability``, the same
+  computation as the dashboard): time before the first report or while the agent was off-line is
+  unknown, time in a maintenance window is planned work; neither counts. Availability is up /
+  (up + down) over the year (to now), and separately over the site's meeting hours;
+- *faults* are root causes (symptoms linked to a fault are not counted again); planned work is
+  listed on its own as maintenance;
 - a *call* is a site's connection to a meeting reported connected; it is HD when the codec
   reported it so;
 - *satisfaction* is the share of ratings 4-5 among all ratings of the year's meetings.
@@ -20,12 +24,22 @@ from statistics import fmean
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.models import EventRow, Fault, Meeting, MeetingSite, Site, UplinkMeasurement, utcnow
+from central.models import (
+    EventRow,
+    Fault,
+    MaintenanceWindow,
+    Meeting,
+    MeetingSite,
+    Site,
+    UplinkMeasurement,
+    utcnow,
+)
 from central.reports import faults as fault_records
 from central.reports import inspections
 from central.reports import renewal as renewal_section
-from central.reports.periods import Interval, clip, overlap_seconds, seconds, year_bounds
+from central.reports.periods import Interval, clip, seconds, year_bounds
 from central.reports.policy import ReportPolicy
+from central.services import availability, maintenance
 
 TAKEN_PLACE = ("started", "stopped")
 GOOD_RATING = 4
@@ -56,6 +70,9 @@ class SiteFigures:
     availability: float | None = None
     availability_meetings: float | None = None
     downtime_hours: float = 0.0
+    #: planned work and unobserved time: counted neither up nor down
+    maintenance_hours: float = 0.0
+    unknown_hours: float = 0.0
     faults: int = 0
     faults_open: int = 0
     mean_repair_s: float | None = None
@@ -104,6 +121,25 @@ class Totals:
 
 
 @dataclass
+class MaintenanceEntry:
+    """One maintenance window of the year (planned work: not a fault, not downtime)."""
+
+    site_id: str
+    device_id: str | None
+    kind: str
+    actor: str
+    why: str
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str
+
+    @classmethod
+    def of(cls, window: MaintenanceWindow) -> MaintenanceEntry:
+        return cls(window.site_id, window.device_id, window.kind, window.actor, window.why, window.started_at,
+                   window.ended_at, window.outcome)
+
+
+@dataclass
 class AnnualReport:
     year: int
     period_start: datetime
@@ -114,6 +150,8 @@ class AnnualReport:
     totals: Totals
     #: the improvement section: per site the evidence for (or against) renewal
     renewal: list[renewal_section.SiteRenewal] = field(default_factory=list)
+    #: planned work of the year (reboots, power-cycles, relocations, inspections), listed on its own
+    maintenance: list[MaintenanceEntry] = field(default_factory=list)
 
     @property
     def satisfaction_met(self) -> bool | None:
@@ -175,27 +213,6 @@ def _connected_calls(session: Session, site_ids: list[str], meeting_ids: list[st
     return calls
 
 
-def outages(session: Session, site_ids: list[str], lo: datetime, end: datetime,
-            now: datetime) -> dict[str, list[Interval]]:
-    """Per site the intervals it was unavailable between ``lo`` and ``end``. The one place the
-    reports (this annual figure and the monthly charts) take availability from: switch it here to
-    the shared availability computation (``central.services.availability``) once it exists."""
-    rows = session.scalars(select(Fault).where(
-        Fault.site_id.in_(site_ids), Fault.check_name.is_(None), Fault.opened_at < end,
-        Fault.closed_at.is_(None) | (Fault.closed_at > lo)))
-    down: dict[str, list[Interval]] = {s: [] for s in site_ids}
-    for outage in rows:
-        down[outage.site_id].append((outage.opened_at, outage.closed_at or now))
-    return down
-
-
-def availability(down: list[Interval], start: datetime, end: datetime) -> float | None:
-    """The share of [start, end) outside ``down``; None for an empty span."""
-    if end <= start:
-        return None
-    return 1 - seconds(clip(down, start, end)) / (end - start).total_seconds()
-
-
 def build(session: Session, year: int, sites: list[Site], policy: ReportPolicy,
           now: datetime | None = None) -> AnnualReport:
     now = now or utcnow()
@@ -237,24 +254,25 @@ def build(session: Session, year: int, sites: list[Site], policy: ReportPolicy,
         fig.inspections_due, fig.inspections_done = row.due, row.done
         fig.inspections_late = row.count("late")
 
-    # faults opened in the year; availability from every outage overlapping it
+    # faults opened in the year (root causes only); availability from observed time
     year_faults = fault_records.in_period(session, site_ids, lo, hi)
-    down = outages(session, site_ids, lo, end, now)
     for site in sites:
         fig = figures[site.id]
         mine = [f for f in year_faults if f.site_id == site.id]
         fig.faults, fig.faults_open = len(mine), sum(1 for f in mine if f.closed_at is None)
         fig.mean_repair_s, fig.worst_repair_s = _repairs(mine)
-        start = max(lo, site.created_at)
-        if end > start:
-            span = (end - start).total_seconds()
-            lost = seconds(clip(down[site.id], start, end))
-            fig.downtime_hours = lost / 3600
-            fig.availability = 1 - lost / span
-            in_meetings = clip(meeting_time[site.id], start, end)
-            meeting_span = seconds(in_meetings)
-            if meeting_span > 0:
-                fig.availability_meetings = 1 - overlap_seconds(down[site.id], in_meetings) / meeting_span
+        if end <= lo:
+            continue
+        observed = availability.load(session, site, lo, end, now)
+        whole = observed.over(lo, end).site
+        fig.availability = whole.availability
+        fig.downtime_hours = whole.down / 3600
+        fig.maintenance_hours = whole.maintenance / 3600
+        fig.unknown_hours = whole.unknown / 3600
+        in_meetings = clip(meeting_time[site.id], lo, end)
+        if seconds(in_meetings) > 0:
+            fig.availability_meetings = observed.over_many(in_meetings).availability
+    maintenance_windows = [MaintenanceEntry.of(w) for w in maintenance.in_period(session, site_ids, lo, hi)]
 
     # uplink measurements of the year
     measured = session.scalars(select(UplinkMeasurement).where(
@@ -282,4 +300,4 @@ def build(session: Session, year: int, sites: list[Site], policy: ReportPolicy,
     ordered = [figures[s] for s in site_ids]
     renewal = renewal_section.build(session, year, sites, ordered, lo, hi, policy.hd_uplink_mbps)
     return AnnualReport(year=year, period_start=lo, period_end=end, generated_at=now, policy=policy,
-                        sites=ordered, totals=totals, renewal=renewal)
+                        sites=ordered, totals=totals, renewal=renewal, maintenance=maintenance_windows)

@@ -2,7 +2,8 @@
 and call quality (share of connected calls in HD). Plain data; ``chart_svg`` draws it for the
 dashboard and the HTML report, ``chart_pdf`` for the annual PDF.
 
-Availability comes from ``annual.outages`` / ``annual.availability`` (one place for the reports);
+Availability comes from ``central.services.availability`` (the one computation of the strip, the
+site page and the annual report);
 a month the site did not exist yet, or that has not begun, has no value (a gap, never "100 %").
 """
 
@@ -15,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.models import EventRow, Site, UplinkMeasurement, utcnow
-from central.reports.annual import availability, outages
 from central.reports.periods import local_month, month_bounds, year_bounds
+from central.services import availability
 
 MONTHS = 12
 KINDS = ("availability", "uplink", "hd")
@@ -68,7 +69,6 @@ def build(session: Session, year: int, sites: list[Site], tz: str, hd_need: floa
     now = now or utcnow()
     lo, hi = year_bounds(year, tz)
     site_ids = [s.id for s in sites]
-    down = outages(session, site_ids, lo, min(hi, now), now)
     ups: dict[str, list[list[float]]] = {s: [[] for _ in range(MONTHS)] for s in site_ids}
     for m in session.scalars(select(UplinkMeasurement).where(
             UplinkMeasurement.site_id.in_(site_ids), UplinkMeasurement.at >= lo, UplinkMeasurement.at < hi)):
@@ -85,10 +85,11 @@ def build(session: Session, year: int, sites: list[Site], tz: str, hd_need: floa
             month[key] = month.get(key, False) or bool(data.get("hd"))
     out = []
     for site in sites:
+        observed = availability.load(session, site, lo, hi, now)     # the one computation
         avail: list[float | None] = []
         for month in range(1, MONTHS + 1):
             start, end = month_bounds(year, month, tz)
-            avail.append(availability(down[site.id], max(start, site.created_at), min(end, now)))
+            avail.append(observed.over(start, min(end, now)).site.availability if start < now else None)
         hd = [sum(m.values()) / len(m) if m else None for m in calls[site.id]]
         out.append(SiteCharts(site.id, site.name, site.name_zh, [
             Series("availability", avail),

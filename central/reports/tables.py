@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from central.messages import catalogue
 from central.reports.annual import AnnualReport
 from central.reports.charts import SiteCharts
 from central.reports.document import (
@@ -95,6 +96,7 @@ def annual_document(report: AnnualReport, lang: str, site_charts: list[SiteChart
     doc.sections.append(Section(
         t("section.faults"), [t("col.site"), t("col.faults"), t("col.open"), t("col.mttr"), t("col.worst")],
         rows, key="faults", total_row=True))
+    doc.sections.append(_maintenance_section(report, lang, label))
     rows = [[label[s.site_id], str(s.calls), str(s.calls_hd), str(s.calls_sd),
              pct(s.calls_hd / s.calls if s.calls else None), pct(s.calls_sd / s.calls if s.calls else None)]
             for s in report.sites]
@@ -209,7 +211,9 @@ def inspection_record_document(rec: dict[str, Any], policy: ReportPolicy, lang: 
     ]
     doc.sections.append(Section(
         t("rec.checks"), [t("rec.device"), t("rec.check"), t("rec.status"), t("rec.reason")],
-        [[c.get("device", ""), c.get("name", ""), c.get("status", ""), c.get("reason", "")]
+        [[_check_device(c, rec, lang), catalogue.check_label(str(c.get("name", "")), lang),
+          c.get("status", ""),
+          catalogue.summary(str(c["code"]), lang) if c.get("code") else c.get("reason", "")]
          for c in rec["checks"]], key="checks"))
     doc.sections.append(Section(
         t("rec.inventory"), [t("rec.device"), t("rec.model"), t("rec.serial"), t("rec.firmware")],
@@ -233,17 +237,25 @@ def inspection_record_document(rec: dict[str, Any], policy: ReportPolicy, lang: 
     return doc
 
 
+def _check_device(check: dict[str, Any], rec: dict[str, Any], lang: str) -> str:
+    """A check's device for people: "摄像机 1", or the room for a site check."""
+    device = str(check.get("device", ""))
+    if device == rec.get("site_id") or "." not in device:
+        return catalogue.text(lang, "role.site")
+    return catalogue.device_label(device, None, lang)
+
+
 def fault_document(rec: dict[str, Any], policy: ReportPolicy, lang: str,
                    sites: dict[str, str] | None = None) -> Document:
+    """One fault; site and device names come translated with the record (``sites`` is kept for
+    callers that pass them)."""
     t = translator(lang)
     tz = policy.report_timezone
     doc = Document(title=f"{t('fault.title')} #{rec['id']}", lang=lang, slug=f"fault-{rec['id']}")
     doc.meta = [
-        (t("rec.site"), (sites or {}).get(rec["site_id"], rec["site_id"])),
-        (t("fault.device"), rec["device_id"]),
-        (t("fault.kind"), t(f"fault.{rec['kind']}") + (f" ({rec['check_name']})" if rec["check_name"]
-                                                        else "")),
-        (t("fault.cause"), rec["cause"] or DASH), (t("fault.opened"), when(rec["opened_at"], tz)),
+        (t("rec.site"), rec["plain"][lang]["site"]), (t("fault.device"), rec["plain"][lang]["device"]),
+        (t("fault.kind"), rec["plain"][lang]["check"]), (t("fault.cause"), rec["plain"][lang]["summary"]),
+        (t("fault.evidence"), rec["cause"] or DASH), (t("fault.opened"), when(rec["opened_at"], tz)),
         (t("fault.closed"), when(rec["closed_at"], tz)), (t("fault.closed_by"), rec["closed_by"] or DASH),
         (t("fault.reason"), rec["reason"] or DASH), (t("fault.repair"), duration(rec["repair_seconds"])),
     ]
@@ -257,18 +269,30 @@ def fault_document(rec: dict[str, Any], policy: ReportPolicy, lang: str,
     return doc
 
 
+def _maintenance_section(report: AnnualReport, lang: str, label: dict[str, str]) -> Section:
+    """Planned work listed on its own: it is neither a fault nor downtime."""
+    t = translator(lang)
+    tz = report.policy.report_timezone
+    rows = [[label.get(w.site_id, w.site_id),
+             catalogue.device_label(w.device_id, None, lang) if w.device_id else t("maint.whole_site"),
+             catalogue.text(lang, f"maintenance.{w.kind}"), w.actor, w.why, when(w.started_at, tz),
+             when(w.ended_at, tz)] for w in report.maintenance]
+    return Section(t("section.maintenance"),
+                   [t("col.site"), t("fault.device"), t("fault.kind"), t("maint.actor"), t("maint.why"),
+                    t("maint.start"), t("maint.end")], rows, key="maintenance", notes=[t("def.maintenance")])
+
+
 def faults_document(records: list[dict[str, Any]], year: int, policy: ReportPolicy, lang: str,
                     sites: dict[str, str] | None = None) -> Document:
     t = translator(lang)
-    names = sites or {}
     tz = policy.report_timezone
     doc = Document(title=t("fault.list_title", year=year), lang=lang, slug=f"faults-{year}")
     doc.sections.append(Section(
         t("fault.list_title", year=year),
         ["#", t("rec.site"), t("fault.device"), t("fault.kind"), t("fault.cause"), t("fault.opened"),
          t("fault.closed"), t("fault.repair"), t("fault.reason")],
-        [[str(r["id"]), names.get(r["site_id"], r["site_id"]), r["device_id"], t(f"fault.{r['kind']}"),
-          r["cause"],
+        [[str(r["id"]), r["plain"][lang]["site"], r["plain"][lang]["device"], r["plain"][lang]["check"],
+          r["plain"][lang]["summary"],
           when(r["opened_at"], tz), when(r["closed_at"], tz), duration(r["repair_seconds"]),
           r["reason"] or DASH]
          for r in records], key="faults"))
@@ -278,7 +302,6 @@ def faults_document(records: list[dict[str, Any]], year: int, policy: ReportPoli
 def recordings_document(items: list[dict[str, Any]], policy: ReportPolicy, lang: str,
                         sites: dict[str, str] | None = None) -> Document:
     t = translator(lang)
-    names = sites or {}
     tz = policy.report_timezone
     doc = Document(title=t("rec_archive.title"), lang=lang, slug="recordings")
     doc.meta = [(t("rec_archive.retention"), t("rec_archive.days", days=policy.retention_days))]
@@ -287,7 +310,7 @@ def recordings_document(items: list[dict[str, Any]], policy: ReportPolicy, lang:
         [t("rec_archive.meeting"), t("rec.site"), t("rec_archive.file"), t("rec_archive.size"),
          t("rec_archive.duration"), t("rec_archive.sha256"), t("rec_archive.expires"),
          t("rec_archive.verified")],
-        [[r["meeting_title"], names.get(r["site_id"], r["site_id"]), r["file"], str(r["size"]),
+        [[r["meeting_title"], (sites or {}).get(r["site_id"], r["site_id"]), r["file"], str(r["size"]),
           num(r["duration_s"], 1), r["sha256"],
           when(r["expires_at"], tz),
           DASH if r["verified_ok"] is None else t("yes" if r["verified_ok"] else "no")]

@@ -67,9 +67,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "def.meetings": ("会议以实际开始时间计入年度，时长为实际开始至结束（缺失时按计划时间）。",
                      "A meeting counts in the year it started, for the time from its actual start to stop "
                      "(scheduled times where one is missing)."),
-    "def.availability": ("任一设备离线即视为站点不可用；会议时段可用率只计该站点参会期间。",
-                         "A site is unavailable while any of its devices is down; the meeting-hours figure "
-                         "counts only the site's meetings."),
+    "def.availability": ("视频终端、网络或配置为关键的设备离线即视为站点不可用；只计实际观测到的时间"
+                         "（首次报告前和代理离线期间为未知）；会议时段可用率只计该站点参会期间。",
+                         "A site is unavailable while its codec, network or a device its profile marks "
+                         "critical is down; only observed time counts (before the first report and while "
+                         "the agent is off-line it is unknown); the meeting-hours figure counts only the "
+                         "site's meetings."),
     "def.inspections": ("每月{day}日到期，{grace}天内完成为按时；应巡检为已到期月份。",
                         "Due on day {day} of each month, on time within {grace} days; due counts the months "
                         "whose deadline has passed or whose inspection ran."),
@@ -169,6 +172,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     "fault.device_down": ("设备离线", "device down"),
     "fault.check_failed": ("检查失败", "check failed"),
     "fault.cause": ("原因", "Cause"),
+    "fault.evidence": ("设备原始信息（供工程师参考）", "Device's own text (for engineers)"),
+    "section.maintenance": ("计划维护", "Planned maintenance"),
+    "maint.whole_site": ("整个会议室", "whole room"),
+    "maint.actor": ("操作人", "By"),
+    "maint.why": ("原因", "Why"),
+    "maint.start": ("开始", "Start"),
+    "maint.end": ("结束", "End"),
+    "def.maintenance": ("重启、断电重启、搬迁和巡检期间的停机不计为故障，也不计入可用率和修复时间。",
+                        "Outages during reboots, power-cycles, relocations and inspections are not faults "
+                        "and count neither against availability nor time to repair."),
     "fault.opened": ("发生时间", "Opened"),
     "fault.closed": ("关闭时间", "Closed"),
     "fault.closed_by": ("关闭人", "Closed by"),

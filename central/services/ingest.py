@@ -18,8 +18,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from central.models import Device, EventRow, Fault, IngestedMessage, Site, utcnow
-from central.services import commands, faults, followups, meetings, selftests, uplink
+from central.messages import codes
+from central.models import Device, EventRow, IngestedMessage, Site, utcnow
+from central.services import availability, commands, faults, followups, meetings, selftests, uplink
 from contracts.messages import (
     SCHEMA_MINOR,
     SCHEMA_VERSION,
@@ -147,7 +148,6 @@ def ingest(session: Session, site_id: str, msg: Any, limits: OrchestrationLimits
 # -- statements of the hot path, built once (Core: no ORM bookkeeping per message) ------------------
 _MESSAGES = IngestedMessage.__table__
 _DEVICES = Device.__table__
-_FAULTS = Fault.__table__
 _SITES = Site.__table__
 
 #: INSERT ... ON CONFLICT DO NOTHING RETURNING msg_id, per dialect
@@ -159,11 +159,8 @@ _CLAIMS = {
     for name, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
 }
 _TOUCH_SITE = update(_SITES).where(_SITES.c.id == bindparam("b_site")).values(last_seen=bindparam("b_seen"))
-_DEVICE_STATE = select(_DEVICES.c.id, _DEVICES.c.up, _DEVICES.c.since).where(
-    _DEVICES.c.id.in_(bindparam("ids", expanding=True)))
-_DOWN_FAULTS = select(_FAULTS.c.device_id).where(
-    _FAULTS.c.device_id.in_(bindparam("ids", expanding=True)), _FAULTS.c.closed_at.is_(None),
-    _FAULTS.c.check_name.is_(None))
+_DEVICE_STATE = select(_DEVICES.c.id, _DEVICES.c.up, _DEVICES.c.since, _DEVICES.c.verdict,
+                       _DEVICES.c.reasons).where(_DEVICES.c.id.in_(bindparam("ids", expanding=True)))
 _UPDATE_DEVICE = update(_DEVICES).where(_DEVICES.c.id == bindparam("b_id")).values(
     up=bindparam("b_up"), verdict=bindparam("b_verdict"), reasons=bindparam("b_reasons"),
     details=bindparam("b_details"), last_seen=bindparam("b_seen"), since=bindparam("b_since"))
@@ -277,6 +274,8 @@ def refuse_agent(session: Session, site_id: str, agent_version: str, reason: str
 class _DeviceState:
     up: bool | None
     since: datetime | None
+    verdict: str = "unknown"
+    reasons: list[str] | None = None
 
 
 def _status(session: Session, site_id: str, msg: Status) -> None:
@@ -288,15 +287,13 @@ def _status(session: Session, site_id: str, msg: Status) -> None:
         session.flush()    # the Core statements below must see pending ORM changes and not race them
         connection = session.connection()
         rows = connection.execute(_DEVICE_STATE, {"ids": ids})
-        known = {row.id: _DeviceState(row.up, row.since) for row in rows}
+        known = {row.id: _DeviceState(row.up, row.since, row.verdict, list(row.reasons or []))
+                 for row in rows}
         unknown = sorted(set(ids) - set(known))
         if unknown:
             shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
             raise UnknownDevice(f"status names devices the site's hello did not declare: {shown}")
-        down = set(connection.execute(_DOWN_FAULTS, {"ids": ids}).scalars())
-        updates = [
-            _device_status(session, site_id, status, msg.sent_at, known, down) for status in msg.devices
-        ]
+        updates = [_device_status(session, site_id, status, msg.sent_at, known) for status in msg.devices]
         if updates:
             connection.execute(_UPDATE_DEVICE, updates)
             _expire_cached(session, Device, [row["b_id"] for row in updates])
@@ -307,32 +304,33 @@ def _status(session: Session, site_id: str, msg: Status) -> None:
 
 def _device_status(
     session: Session, site_id: str, status: DeviceStatus, sent_at: datetime, known: dict[str, _DeviceState],
-    down: set[str],
 ) -> dict[str, Any]:
-    """Parameters of the device's UPDATE; faults on a change."""
+    """Parameters of the device's UPDATE (every device is known: the hello declared it); faults and
+    observed time on a change."""
     at = status.since or sent_at
+    up = None if status.verdict == "unknown" else status.up    # not polled yet: neither up nor down
     prior = known.get(status.id)
-    since = prior.since if prior is not None and prior.up is status.up and prior.since is not None else at
-    known[status.id] = _DeviceState(status.up, since)     # a device listed twice sees its first entry
-    # open/close only on a change; ``down`` is kept current the same way
-    if status.up and status.id in down:
-        faults.close_fault(session, device_id=status.id, check_name=None, at=at, reason="device back up")
-        down.discard(status.id)
-    elif not status.up and status.id not in down:
-        faults.open_fault(session, site_id=site_id, device_id=status.id, check_name=None,
-                          cause="; ".join(status.reasons) or "device down", at=at)
-        down.add(status.id)
-    return {"b_id": status.id, "b_up": status.up, "b_verdict": status.verdict,
+    since = prior.since if prior is not None and prior.up is up and prior.since is not None else at
+    reasons = list(status.reasons)
+    # a device listed twice sees its first entry
+    known[status.id] = _DeviceState(up, since, status.verdict, reasons)
+    # faults and observed time change only when what the poll says changes
+    if prior is None or prior.up is not up or prior.verdict != status.verdict or prior.reasons != reasons:
+        faults.observe_health(session, site_id=site_id, device_id=status.id, up=up, verdict=status.verdict,
+                              reasons=reasons, details=dict(status.details), at=at)
+        # observed time: up and serving (an unregistered codec answers but holds no meeting)
+        availability.record_state(session, site_id=site_id, device_id=status.id, at=at, up=codes.serving(
+            faults.roles_of(session, status.id), up, status.verdict, reasons, dict(status.details)))
+    return {"b_id": status.id, "b_up": up, "b_verdict": status.verdict,
             "b_reasons": list(status.reasons), "b_details": dict(status.details), "b_seen": sent_at,
             "b_since": since}
 
 
 def _device_faults(session: Session, site_id: str, device_id: str, up: bool, at: datetime, why: str) -> None:
     if up:
-        faults.close_fault(session, device_id=device_id, check_name=None, at=at, reason="device back up")
+        faults.device_up(session, device_id=device_id, at=at)
     else:
-        faults.open_fault(session, site_id=site_id, device_id=device_id, check_name=None,
-                          cause=why or "device down", at=at)
+        faults.device_down(session, site_id=site_id, device_id=device_id, reason=why, at=at)
 
 
 def _event(session: Session, site_id: str, msg: Event) -> None:
@@ -348,6 +346,7 @@ def _event(session: Session, site_id: str, msg: Event) -> None:
         up = msg.kind == "device_up"
         if device.up is not up:
             device.since = msg.at
+            availability.record_state(session, site_id=site_id, device_id=msg.device, up=up, at=msg.at)
         device.up = up
         device.verdict = "ok" if up else "down"
         device.last_seen = msg.at

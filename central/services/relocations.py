@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.models import CommandRow, Relocation, utcnow
-from central.services import commands
+from central.services import commands, maintenance
 
 
 class RelocationError(ValueError):
@@ -34,6 +34,7 @@ def apply(session: Session, row: Relocation, *, actor: str, deadline_seconds: fl
         args={"relocation_id": row.id, "venue": row.venue, "plan": row.plan},
     )
     row.apply_command_id = command.id
+    maintenance.for_command(session, command, actor, why=f"relocation to {row.venue}")   # planned work
     row.state = "applying"
     row.error = None
     row.updated_at = utcnow()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from central.messages import codes
 from central.models import CommandRow, Device, MeetingSite, SelftestRow, utcnow
-from central.services import commands, faults, uplink
-from contracts.messages import SelftestReport
+from central.services import commands, faults, maintenance, uplink
+from contracts.messages import CheckResult, SelftestReport
 
+#: self-tests whose failures open faults (the others add their evidence to faults already open)
 CHECK_FAULT_TRIGGERS = frozenset({"pre_meeting"})
 
 
@@ -40,13 +44,17 @@ def ingest_report(session: Session, site_id: str, msg: SelftestReport) -> Selfte
     row.late = msg.late
     row.started_at = msg.started_at
     row.finished_at = msg.finished_at
-    row.checks = [c.model_dump(mode="json") for c in msg.checks]
+    row.checks = [_with_code(session, c) for c in msg.checks]
     row.inventory = [d.model_dump(mode="json") for d in msg.inventory]
     row.drift = list(msg.drift)
     row.uplink = msg.uplink
     session.flush()
     _update_identities(session, site_id, msg)
-    _update_faults(session, site_id, msg)
+    faults.observe_checks(session, site_id=site_id, checks=row.checks, at=msg.finished_at,
+                          may_open=msg.trigger in CHECK_FAULT_TRIGGERS,
+                          run=f"{msg.trigger} self-test {msg.run_id}")
+    if msg.trigger == "inspection" and not msg.command_id:
+        _inspection_window(session, site_id, msg)
     if msg.meeting_id and msg.trigger == "pre_meeting":
         _update_readiness(session, site_id, msg, row)
     if msg.uplink:
@@ -65,18 +73,22 @@ def _update_identities(session: Session, site_id: str, msg: SelftestReport) -> N
             device.identity = {**(device.identity or {}), **info.identity}
 
 
-def _update_faults(session: Session, site_id: str, msg: SelftestReport) -> None:
-    for check in msg.checks:
-        if check.status == "fail" and msg.trigger in CHECK_FAULT_TRIGGERS:
-            faults.open_fault(
-                session, site_id=site_id, device_id=check.device, check_name=check.name,
-                cause=check.reason or f"{check.name} failed", at=msg.finished_at,
-            )
-        elif check.status == "pass":
-            faults.close_fault(
-                session, device_id=check.device, check_name=check.name, at=msg.finished_at,
-                reason=f"check passed ({msg.trigger} self-test {msg.run_id})",
-            )
+def _with_code(session: Session, check: CheckResult) -> dict[str, Any]:
+    """The check as stored, with the reason code of a failure or warning ("" when it passed)."""
+    out = check.model_dump(mode="json")
+    if check.status in ("fail", "warn"):
+        out["code"] = codes.check_code(check.name, check.reason, faults.roles_of(session, check.device))
+    else:
+        out["code"] = ""
+    return out
+
+
+def _inspection_window(session: Session, site_id: str, msg: SelftestReport) -> None:
+    """The agent's own monthly inspection was planned work while it ran: recorded afterwards."""
+    window = maintenance.open_window(session, site_id=site_id, device_id=None, kind="inspection",
+                                     actor="agent", why=f"monthly inspection {msg.run_id}",
+                                     started_at=msg.started_at, planned_end=msg.finished_at)
+    maintenance.end_window(session, window, msg.finished_at, "done", actor="agent")
 
 
 def _update_readiness(session: Session, site_id: str, msg: SelftestReport, row: SelftestRow) -> None:

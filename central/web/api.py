@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -17,10 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.api.deps import Principal, get_ctx, reader, secretariat
+from central.api.faults import ProblemOut, language, lookups, site_problem_list
 from central.api.sites import site_detail
 from central.context import AppContext
-from central.models import Device, Fault, Meeting, MeetingSite, SelftestRow, utcnow
+from central.messages import catalogue
+from central.models import Meeting, MeetingSite, SelftestRow, Site, utcnow
 from central.services import audit, meetings
+from central.services import availability as availability_service
 from central.services.wake import wake_schedule
 from central.web.feed import ChangeFeed
 from central.web.overview import overview_rows
@@ -104,6 +107,8 @@ class SiteCard(BaseModel):
     verdict: str
     next_meeting: MeetingBrief | None
     last_selftest: SelftestBrief | None
+    #: why the verdict is not "ok": open faults, failing checks, maintenance (plain language)
+    problems: list[ProblemOut] = []
 
 
 def _next_meeting(session: Session, site_id: str, now: datetime) -> MeetingBrief | None:
@@ -131,9 +136,17 @@ def _last_selftest(session: Session, site_id: str) -> SelftestBrief | None:
 
 
 @router.get("/dashboard/sites", response_model=list[SiteCard])
-def overview(_: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> list[SiteCard]:
+def overview(_: Principal = Depends(reader), lang: str = Depends(language),
+             ctx: AppContext = Depends(get_ctx)) -> list[SiteCard]:
     with ctx.unit() as session:
-        return [SiteCard.model_validate(row) for row in overview_rows(session, ctx.settings, utcnow())]
+        cards = []
+        for row in overview_rows(session, ctx.settings, utcnow()):
+            # only a site that is not simply ok needs explaining (and costs the queries)
+            if row["verdict"] != "ok" or not row["agent_connected"]:
+                row["problems"] = [ProblemOut(**p) for p in site_problem_list(
+                    session, session.get(Site, row["id"]), row["agent_connected"], lang)]
+            cards.append(SiteCard.model_validate(row))
+        return cards
 
 
 # -- meetings list with their sites ----------------------------------------------------------------
@@ -226,48 +239,59 @@ def edit_meeting(meeting_id: str, body: MeetingPatch, user: Principal = Depends(
 
 
 # -- availability over time ------------------------------------------------------------------------
+class DayShare(BaseModel):
+    day: str
+    up_s: float
+    down_s: float
+    maintenance_s: float
+    unknown_s: float
+    #: up / (up + down); None for a day with nothing observed (shown grey)
+    availability: float | None
+
+
 class DeviceAvailability(BaseModel):
     id: str
-    availability: float
-    daily: list[float]
+    name: str
+    critical: bool
+    availability: float | None
+    daily: list[DayShare]
 
 
 class Availability(BaseModel):
     site: str
     days: list[str]
+    #: the site can hold a meeting (codec, network and what the profile marks critical up)
+    availability: float | None
+    daily: list[DayShare]
     devices: list[DeviceAvailability]
 
 
-def _overlap(start: datetime, end: datetime, lo: datetime, hi: datetime) -> float:
-    return max(0.0, (min(end, hi) - max(start, lo)).total_seconds())
-
-
 @router.get("/sites/{site}/availability", response_model=Availability)
-def availability(site: str, days: int = Query(14, ge=1, le=366), user: Principal = Depends(reader),
-                 ctx: AppContext = Depends(get_ctx)) -> Availability:
-    """Share of each day a device was up, from its "device down" faults (open to close)."""
+def availability_strip(site: str, request: Request, days: int = Query(14, ge=1, le=366),
+                       lang: str = Depends(language), user: Principal = Depends(reader),
+                       ctx: AppContext = Depends(get_ctx)) -> Availability:
+    """Each of the last ``days`` days (site timezone): time up, down, in maintenance and unknown,
+    for the site and each device, from ``central.services.availability`` (as the annual report)."""
     site_detail(site, user, ctx)          # 404 for an unknown site
     now = utcnow()
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    bounds = [(today - timedelta(days=n), min(today - timedelta(days=n - 1), now))
-              for n in range(days - 1, -1, -1)]
-    window_start = bounds[0][0]
     with ctx.unit() as session:
-        devices = list(session.scalars(select(Device.id).where(Device.site_id == site).order_by(Device.id)))
-        outages = session.execute(
-            select(Fault.device_id, Fault.opened_at, Fault.closed_at)
-            .where(Fault.site_id == site, Fault.check_name.is_(None),
-                   (Fault.closed_at.is_(None)) | (Fault.closed_at > window_start))
-        ).all()
-    result = []
-    for device_id in devices:
-        down = [(o.opened_at, o.closed_at or now) for o in outages if o.device_id == device_id]
-        daily = []
-        for lo, hi in bounds:
-            span = (hi - lo).total_seconds() or 1.0
-            daily.append(round(1.0 - min(span, sum(_overlap(a, b, lo, hi) for a, b in down)) / span, 4))
-        total = (now - window_start).total_seconds()
-        lost = sum(_overlap(a, b, window_start, now) for a, b in down)
-        result.append(DeviceAvailability(id=device_id, availability=round(1.0 - min(total, lost) / total, 6),
-                                         daily=daily))
-    return Availability(site=site, days=[lo.date().isoformat() for lo, _ in bounds], devices=result)
+        row = session.get(Site, site)
+        assert row is not None
+        bounds = availability_service.days(now, days, row.timezone)
+        whole = availability_service.measure(session, row, bounds[0][0], now, now)
+        per_day = [availability_service.measure(session, row, lo, hi, now) for lo, hi in bounds]
+        labels = [lo.date().isoformat() for lo, _ in bounds]
+        _, roles = lookups(session)
+
+    def share(day: str, s: availability_service.Shares) -> DayShare:
+        return DayShare(day=day, **s.as_dict())
+
+    devices = [DeviceAvailability(
+        id=device_id, name=catalogue.device_label(device_id, roles.get(device_id), lang),
+        critical=device_id in whole.critical, availability=shares.availability,
+        daily=[share(label, day.devices.get(device_id, availability_service.Shares()))
+               for label, day in zip(labels, per_day, strict=True)])
+        for device_id, shares in sorted(whole.devices.items())]
+    return Availability(site=site, days=labels, availability=whole.site.availability,
+                        daily=[share(label, day.site) for label, day in zip(labels, per_day, strict=True)],
+                        devices=devices)

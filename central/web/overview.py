@@ -29,7 +29,8 @@ def overview_rows(session: Session, settings: Settings, now: datetime) -> list[d
                func.sum(case((Device.verdict == "degraded", 1), else_=0)).label("degraded"))
         .group_by(Device.site_id))}
     faults = dict(session.execute(  # type: ignore[arg-type]
-        select(Fault.site_id, func.count()).where(Fault.closed_at.is_(None)).group_by(Fault.site_id)).all())
+        select(Fault.site_id, func.count()).where(Fault.closed_at.is_(None), Fault.root_id.is_(None))
+        .group_by(Fault.site_id)).all())
     next_meetings: dict[str, dict[str, Any]] = {}
     for site_id, meeting, readiness in session.execute(
             select(MeetingSite.site_id, Meeting, MeetingSite.readiness)

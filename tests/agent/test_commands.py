@@ -142,3 +142,26 @@ async def test_prepare_reports_the_failing_step(agent: Agent, sim_site: SimSite)
     assert final.state == "failed" and "display" in (final.error or "")
     ok = [s for s in final.result["steps"] if s["ok"]]
     assert any(s["device"] == f"{SITE}.switcher" for s in ok)
+
+
+async def test_reboot_of_a_model_without_restart_command_is_a_power_cycle_and_says_so(
+        agent: Agent, sim_site: SimSite) -> None:
+    # the camera's model profile says it has no restart command (as VISCA cameras): reboot = power cut
+    from agent.site import reboot_plan
+
+    camera = agent.site.device(f"{SITE}.camera")
+    agent.site = agent.site.replace_device(replace(camera, reboot_methods=()))
+    agent.sessions[camera.id].spec = agent.site.device(camera.id)
+    assert reboot_plan(agent.site.device(camera.id)) == ["power_cycle"]
+    assert agent.hello().devices[1].capabilities["reboot_methods"] == ["power_cycle"]
+    assert agent.hello().devices[0].capabilities["reboot_methods"] == ["command", "power_cycle"]
+    # what central counts for the room's availability: the codec is critical, the camera is not
+    assert [d.capabilities["critical"] for d in agent.hello().devices[:2]] == [True, False]
+    cmd = command("reboot", "camera")
+    await agent.on_command(cmd)
+    await agent.commands.wait(cmd.command_id)
+    final = results(agent, cmd.command_id)[-1]
+    assert final.state == "succeeded", final.error
+    assert final.result["method"] == "power_cycle" and final.result["fallback"] is False
+    assert final.result["reason"] == "the model has no restart command"
+    assert sim_site.sim("camera").reboots_requested == 0

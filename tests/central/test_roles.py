@@ -19,6 +19,7 @@ from central.models import (
     DeadLetter,
     Device,
     Fault,
+    MaintenanceWindow,
     Recording,
     Relocation,
     SelftestRow,
@@ -107,6 +108,10 @@ MATRIX: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/v1/recordings/{recording_id}/file", DL, None),
     ("POST", "/api/v1/recordings/{recording_id}/verify", D, None),
     ("POST", "/api/v1/recordings/retention/apply", A, None),
+    ("GET", "/api/v1/sites/{site}/problems", R, None),
+    ("GET", "/api/v1/maintenance", R, None),
+    ("POST", "/api/v1/sites/{site}/maintenance", D, lambda: {"why": "replace a cable"}),
+    ("POST", "/api/v1/maintenance/{window_id}/end", D, None),
     ("PATCH", "/api/v1/sites/{site}", A, lambda: {"name": "Urumqi Office"}),
     ("POST", "/api/v1/sites/{site}/retire", A, lambda: {"reason": "the office closed"}),   # last: it retires
 ]
@@ -138,13 +143,14 @@ def fixtures(server: RunningServer, seeded: Seeded) -> dict[str, Any]:
         recording = Recording(meeting_id=meeting.id, site_id="shanghai", file="m.m4v", size=1,
                               duration_s=1.0, sha256="0" * 64)
         letter = DeadLetter(site_id="urumqi", msg_id="dl-1", type="event", reason="r", body="{}")
-        session.add_all([selftest, relocation, fault, recording, letter])
+        window = MaintenanceWindow(site_id="urumqi", kind="planned", why="w")
+        session.add_all([selftest, relocation, fault, recording, letter, window])
         session.flush()
         token_id = session.scalars(select(AgentToken.id).where(AgentToken.site_id == "urumqi")).first()
         return {"site": "urumqi", "device": "urumqi.codec", "meeting_id": meeting.id,
                 "command_id": command.id, "selftest_id": selftest.id, "relocation_id": relocation.id,
                 "fault_id": fault.id, "token_id": token_id, "recording_id": recording.id,
-                "letter_id": letter.id}
+                "letter_id": letter.id, "window_id": window.id}
 
 
 @pytest.fixture

@@ -134,7 +134,9 @@ async def test_hello_gives_central_the_codec_uri_and_multisite_capacity(
                 return dict(device.capabilities) if device is not None else None
 
         caps = await eventually(capabilities, 10, "codec known to central")
-        assert caps == {"uri": "urumqi@roomops.example", "multisite_capacity": 4}
+        assert caps == {"uri": "urumqi@roomops.example", "multisite_capacity": 4, "critical": True,
+                        "reboot_methods": caps.get("reboot_methods")}
+        assert caps["reboot_methods"][0] == "command"     # what the dashboard's reboot button says
     finally:
         await agent.stop()
 

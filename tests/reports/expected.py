@@ -79,16 +79,21 @@ def compute(ledger: Ledger, sites: list[str], now: datetime) -> Expected:
                 statuses[month] = "pending" if now >= due else "upcoming"
         out.inspections[site] = statuses
 
-        # availability from the minutes any device was down
+        # availability from the minutes a critical device (here: the codec) was down, observed from
+        # the site's first report (its creation); the agent's inspections (4 minutes each) are
+        # planned work and count neither way
         start, end = max(year_start, SITE[site].created), min(year_end, now)
-        window = range(minute(start), minute(end))
+        planned: set[int] = set()
+        for run in ledger.inspections:
+            if run.site == site:
+                planned |= minutes(run.started, run.started + timedelta(minutes=4))
+        window = {m for m in range(minute(start), minute(end)) if m not in planned}
         down: set[int] = set()
         for fault in ledger.faults:
-            if fault.site == site and fault.down:
+            if fault.site == site and fault.down and fault.device.endswith(".codec"):
                 down |= minutes(fault.opened, fault.closed or now)
-        down_in_window = {m for m in down if window.start <= m < window.stop}
-        out.availability[site] = 1 - len(down_in_window) / len(window)
-        in_meetings = {m for m in meeting_minutes[site] if window.start <= m < window.stop}
+        out.availability[site] = 1 - len(down & window) / len(window)
+        in_meetings = meeting_minutes[site] & window
         share = (1 - len(in_meetings & down) / len(in_meetings)) if in_meetings else None
         out.availability_meetings[site] = share
 

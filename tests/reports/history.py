@@ -30,6 +30,7 @@ from contracts.messages import (
     CheckResult,
     CommandResult,
     DeviceInfo,
+    DeviceStatus,
     Event,
     Hello,
     SelftestReport,
@@ -174,6 +175,9 @@ class History:
                 site.id,
                 Hello(site=site.id, agent_version="sim-1", devices=devices, sent_at=self.clock.now),
             )
+            # the agent's first poll: every device up (availability counts from observed time)
+            self.send(session, site.id, Status(site=site.id, sent_at=self.clock.now, devices=[
+                DeviceStatus(id=d.id, up=True, verdict="ok", since=self.clock.now) for d in devices]))
 
     # inspections --------------------------------------------------------------------------------
     def inspection(

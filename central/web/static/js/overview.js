@@ -1,5 +1,5 @@
 // Overview: one large card per site, its state readable from across the room.
-import { clear, el, fmtAgo, fmtClock, fmtTime, get, items, onChange, pill, serialised, siteName, t } from "./core.js";
+import { clear, el, fmtAgo, lang, fmtClock, fmtTime, get, items, onChange, pill, serialised, siteName, t } from "./core.js";
 
 const grid = document.getElementById("sites");
 
@@ -44,6 +44,11 @@ function card(site) {
       el("dt", {}, t("overview.faults")),
       el("dd", { "data-field": "faults" },
         el("a", { class: `big-number ${faults ? "bad" : ""}`, href: `/faults?site=${site.id}` }, String(faults))),
+      (site.problems ?? []).length ? el("dt", {}, t("overview.why")) : null,
+      (site.problems ?? []).length ? el("dd", { "data-field": "why" }, el("ul", { class: "why" },
+        site.problems.slice(0, 3).map((p) => el("li", { "data-code": p.code },
+          p.device_name ? `${p.device_name}${lang === "en" ? ": " : "："}${p.title}` : p.title)),
+        site.problems.length > 3 ? el("li", { class: "muted" }, `+${site.problems.length - 3}`) : null)) : null,
       el("dt", {}, t("overview.readiness")),
       el("dd", { "data-field": "readiness" }, readiness(site)),
       el("dt", {}, t("overview.last_selftest")),

@@ -1,7 +1,8 @@
 // One site: devices (state, identity, firmware), engineer actions with their progress, self-test
 // history with evidence, availability over time, and relocation with the plan shown before apply.
 import {
-  api, caps, clear, confirmAction, el, fmtAgo, fmtTime, get, items, notice, onChange, pill, post, serialised,
+  api, caps, clear, confirmAction, el, lang, fmtAgo, fmtTime, get, items, notice, onChange, pill, post,
+  serialised,
   showError, siteName, t,
 } from "./core.js";
 import { checksTable } from "./checks.js";
@@ -17,6 +18,7 @@ function renderProgress() {
   const list = document.getElementById("progress");
   clear(list, [...progress.entries()].reverse().map(([id, p]) => el("li", { "data-command": id, "data-state": p.state },
     pill(p.state), el("strong", {}, t(`kind.${p.kind}`)), el("span", {}, p.target),
+    p.method ? el("span", { class: "method", "data-method": p.method }, p.method) : null,
     p.error ? el("span", { class: "muted" }, p.error) : null)));
 }
 
@@ -27,6 +29,7 @@ async function follow(id) {
     const command = await get(`/commands/${id}`);
     entry.state = command.state;
     entry.error = command.error || (command.result && command.result.error) || "";
+    entry.method = methodText(command);
   } catch (err) { entry.error = err.message_for_user ?? String(err); }
   renderProgress();
   if (!FINAL.has(entry.state)) setTimeout(() => follow(id), 1000);
@@ -47,10 +50,34 @@ async function runCommand(path, body, kind, target) {
   }
 }
 
+/** How a finished reboot was done, in words: a fallback to a power cut is never silent. */
+function methodText(command) {
+  const result = command.result ?? {};
+  if (!["reboot", "power_cycle"].includes(command.kind) || !result.method) return "";
+  if (result.fallback) return t("site.result_fallback");
+  return result.method === "power_cycle" ? t("site.result_power_cycle") : t("site.result_reboot");
+}
+
+/** What the reboot button will do for this device: its own command, a power cut, or both. */
+function rebootPlan(device) {
+  const methods = (device.capabilities ?? {}).reboot_methods;
+  if (!Array.isArray(methods)) return "command";       // an agent that does not say: as before
+  if (methods.includes("command")) return methods.includes("power_cycle") ? "fallback" : "command";
+  return methods.includes("power_cycle") ? "power" : "none";
+}
+
 async function deviceAction(device, kind) {
-  const question = t(`site.confirm_${kind}`, { device: device.id });
-  if (!(await confirmAction(question, { confirmLabel: t(`site.${kind}`), danger: true }))) return;
-  await runCommand(`/devices/${device.id}/commands`, { kind }, kind, device.id);
+  // the engineer's dialog names the unit exactly: its name and its id
+  const name = device.name ? `${device.name} (${device.id})` : device.id;
+  const plan = kind === "reboot" ? rebootPlan(device) : null;
+  const question = plan ? t(`site.confirm_reboot_${plan}`, { device: name }) : t(`site.confirm_${kind}`, { device: name });
+  const reason = el("input", { name: "reason", maxlength: 500, "data-field": "reason" });
+  const body = el("label", { class: "reason" }, t("site.reboot_reason"), " ", reason);
+  const label = plan === "power" ? t("site.reboot_power") : t(`site.${kind}`);
+  if (!(await confirmAction(question, { confirmLabel: label, danger: true, body }))) return;
+  const payload = { kind };
+  if (reason.value.trim()) payload.reason = reason.value.trim();
+  await runCommand(`/devices/${device.id}/commands`, payload, kind, name);
 }
 
 async function selftest() {
@@ -97,7 +124,18 @@ function addressCell(address) {
   return text.split(/(?<=:\/\/|@)/).flatMap((part, i) => (i ? [el("wbr"), part] : [part]));
 }
 
-function devicesTable(devices, measured) {
+/** A device's problems in plain words (from the site's problems); its own reasons collapsed. */
+function deviceReasons(device, problems) {
+  const mine = (problems?.problems ?? []).filter((p) => p.device === device.id);
+  const raw = device.reasons ?? [];
+  if (!mine.length && !raw.length) return null;
+  return el("div", { class: "muted device-problems" },
+    mine.map((p) => el("div", { "data-code": p.code }, p.title)),
+    raw.length ? el("details", {}, el("summary", {}, t("site.problem_evidence")),
+      el("pre", { class: "evidence" }, raw.join("\n"))) : null);
+}
+
+function devicesTable(devices, measured, problems) {
   const actions = caps.devices;
   return el("div", { class: "table-wrap" }, el("table", { id: "devices" },
     el("thead", {}, el("tr", {},
@@ -108,17 +146,19 @@ function devicesTable(devices, measured) {
       const identity = { ...(device.identity ?? {}), ...(measured.get(device.id) ?? {}) };
       const state = deviceState(device);
       return el("tr", { "data-device": device.id, "data-state": state },
-        el("td", {}, el("strong", {}, device.id.split(".").slice(1).join(".")),
-          el("div", { class: "muted" }, (device.roles ?? []).join(", "))),
-        el("td", {}, pill(state),
-          (device.reasons ?? []).length ? el("div", { class: "muted" }, device.reasons.join("; ")) : null),
+        el("td", {}, el("strong", {}, device.name ?? device.id.split(".").slice(1).join(".")),
+          el("div", { class: "muted" }, device.id.split(".").slice(1).join("."))),
+        el("td", {}, pill(state), deviceReasons(device, problems)),
         el("td", {}, [identity.vendor, identity.model || device.model].filter(Boolean).join(" ")),
         el("td", {}, identity.firmware ?? ""),
         el("td", {}, identity.serial ?? ""),
         el("td", { class: "muted address", title: device.address ?? "" }, addressCell(device.address)),
         el("td", { class: "since", title: fmtTime(device.since) }, device.since ? fmtAgo(device.since) : ""),
         actions ? el("td", {}, el("div", { class: "actions row-actions" },
-          el("button", { "data-action": "reboot", onclick: () => deviceAction(device, "reboot") }, t("site.reboot")),
+          rebootPlan(device) === "none" ? null
+            : el("button", { "data-action": "reboot", "data-plan": rebootPlan(device),
+              onclick: () => deviceAction(device, "reboot") },
+            rebootPlan(device) === "power" ? t("site.reboot_power") : t("site.reboot")),
           canPowerCycle(devices, device)
             ? el("button", { "data-action": "power_cycle", onclick: () => deviceAction(device, "power_cycle") },
               t("site.power_cycle"))
@@ -127,19 +167,51 @@ function devicesTable(devices, measured) {
 }
 
 // -- availability ------------------------------------------------------------------------------------------
+/** One day as a cell: grey when nothing was observed, blue for maintenance only, else by share up. */
+function dayCell(day) {
+  const observed = day.up_s + day.down_s;
+  let cls = "unknown";
+  let text = t("site.day_unknown");
+  if (observed > 0) {
+    const v = day.availability;
+    cls = v >= 0.999 ? "full" : v >= 0.95 ? "most" : "low";
+    text = `${(v * 100).toFixed(1)}%`;
+  } else if (day.maintenance_s > 0) {
+    cls = "maintenance";
+    text = t("site.day_maintenance");
+  }
+  return el("span", { class: `day-cell ${cls}`, "data-day": day.day, "data-state": cls, title: `${day.day}: ${text}` });
+}
+
+function share(value) {
+  return value === null || value === undefined ? t("site.day_unknown") : `${(value * 100).toFixed(2)}%`;
+}
+
 function availabilityTable(data) {
   const devices = items(data, "devices");
   if (!devices.length) return el("p", { class: "muted" }, t("common.none"));
+  const row = (id, name, value, daily, extra) => el("tr", { "data-device": id },
+    el("td", {}, name, extra), el("td", { class: "num" }, share(value)),
+    el("td", {}, el("div", { class: "days" }, (daily ?? []).map(dayCell))));
   return el("div", { class: "table-wrap" }, el("table", { id: "availability" },
     el("thead", {}, el("tr", {}, el("th", {}, t("site.device")), el("th", {}, t("site.availability")),
       el("th", {}, (data.days ?? []).length ? `${data.days[0]} … ${data.days[data.days.length - 1]}` : ""))),
-    el("tbody", {}, devices.map((d) => el("tr", { "data-device": d.id },
-      el("td", {}, d.id),
-      el("td", { class: "num" }, `${(d.availability * 100).toFixed(2)}%`),
-      el("td", {}, el("div", { class: "days" }, (d.daily ?? []).map((v, i) => el("span", {
-        class: `day-cell ${v >= 0.999 ? "full" : v >= 0.95 ? "most" : "low"}`,
-        title: `${data.days[i]}: ${(v * 100).toFixed(1)}%`,
-      })))))))));
+    el("tbody", {},
+      row("site", el("strong", {}, t("site.site_row")), data.availability, data.daily, null),
+      devices.map((d) => row(d.id, d.name ?? d.id, d.availability, d.daily,
+        d.critical ? el("span", { class: "muted" }, ` · ${t("site.critical")}`) : null)))));
+}
+
+// -- why the site is not simply ok ---------------------------------------------------------------------------
+function problemsList(data) {
+  const problems = data?.problems ?? [];
+  if (!problems.length) return el("p", { class: "muted", id: "problems" }, t("site.no_problems"));
+  return el("ul", { id: "problems", class: "problems" }, problems.map((p) => el("li",
+    { "data-kind": p.kind, "data-code": p.code, "data-device": p.device ?? "" },
+    p.device_name ? el("strong", {}, `${p.device_name}${lang === "en" ? ": " : "："}`) : null, p.summary,
+    p.kind === "fault" ? el("a", { href: `/faults?site=${siteId}`, class: "muted" }, ` #${p.fault_id}`) : null,
+    p.evidence ? el("details", {}, el("summary", {}, t("site.problem_evidence")),
+      el("pre", { class: "evidence" }, p.evidence)) : null)));
 }
 
 // -- self-tests ---------------------------------------------------------------------------------------------
@@ -238,12 +310,14 @@ async function retireSite() {
 // -- page ---------------------------------------------------------------------------------------------------
 let built = false;
 const render = serialised(async () => {
-  const [siteData, deviceData, runData, availability] = await Promise.all([
+  const [siteData, deviceData, runData, availability, problems] = await Promise.all([
     get(`/sites/${siteId}`), get(`/sites/${siteId}/devices`), get(`/sites/${siteId}/selftests`),
-    get(`/sites/${siteId}/availability`).catch(() => null),
+    get(`/sites/${siteId}/availability`).catch(() => null), get(`/sites/${siteId}/problems`).catch(() => null),
   ]);
   site = siteData;
-  const devices = items(deviceData, "devices").sort((a, b) => a.id.localeCompare(b.id));
+  const names = new Map((availability?.devices ?? []).map((d) => [d.id, d.name]));
+  const devices = items(deviceData, "devices").sort((a, b) => a.id.localeCompare(b.id))
+    .map((d) => ({ ...d, name: names.get(d.id) }));
   if (!built) {
     built = true;
     clear(root,
@@ -253,8 +327,9 @@ const render = serialised(async () => {
         caps.admin ? el("button", { id: "site-edit", "data-action": "edit-site", onclick: editSite }, t("site.admin_edit")) : null,
         caps.admin ? el("button", { id: "site-retire", class: "danger", "data-action": "retire-site", onclick: retireSite }, t("site.admin_retire")) : null),
       el("ul", { id: "progress", class: "progress-list", "aria-live": "polite" }),
+      el("h2", {}, t("site.problems")), el("div", { id: "problems-box" }),
       el("h2", {}, t("site.devices")), el("div", { id: "devices-box" }),
-      el("h2", {}, t("site.availability")), el("p", { class: "muted" }, t("site.availability_hint")),
+      el("h2", {}, t("site.availability")), el("p", { class: "muted" }, t("site.availability_observed")),
       el("div", { id: "availability-box" }),
       el("h2", {}, t("site.selftests")), el("div", { id: "selftests-box" }),
       caps.devices ? el("h2", {}, t("site.relocate")) : null,
@@ -269,7 +344,8 @@ const render = serialised(async () => {
     if (button) button.hidden = Boolean(site.retired_at);
   }
   const runs = items(runData, "selftests");
-  clear(document.getElementById("devices-box"), devicesTable(devices, measuredIdentities(runs)));
+  clear(document.getElementById("problems-box"), problemsList(problems));
+  clear(document.getElementById("devices-box"), devicesTable(devices, measuredIdentities(runs), problems));
   clear(document.getElementById("availability-box"), availability ? availabilityTable(availability) : "");
   const openRuns = new Set([...document.querySelectorAll("#selftests details[open]")].map((d) => d.dataset.selftest));
   clear(document.getElementById("selftests-box"), selftestList(runs.slice(0, 20)));
