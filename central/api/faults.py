@@ -301,7 +301,7 @@ def open_maintenance(
 
 @router.post("/maintenance/{window_id}/end", response_model=MaintenanceOut)
 def end_maintenance(
-    window_id: int,
+    window_id: IntId,
     lang: str = Depends(language),
     user: Principal = Depends(engineer),
     ctx: AppContext = Depends(get_ctx),

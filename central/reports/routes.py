@@ -167,7 +167,15 @@ def monthly_charts(request: Request, year: int | None = Query(None, ge=2000, le=
     return HTMLResponse(render_html.figures(section), headers={"Cache-Control": "no-store"})
 
 
-@router.get("/reports/map", summary="The sites on a map of China with their live status (svg or json)")
+MAP_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"image/svg+xml": {"schema": {"type": "string"}},
+                      "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
+          "description": "The map as SVG, or its pins as JSON"},
+}
+
+
+@router.get("/reports/map", summary="The sites on a map of China with their live status (svg or json)",
+            responses=MAP_RESPONSES)  # type: ignore[arg-type]
 def sites_map(request: Request, format: Literal["svg", "json"] = "svg", lang: str | None = None,
               _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
     language = _lang(request, lang)
