@@ -153,7 +153,8 @@ async def test_dead_letter_listed_and_replayed_after_the_cause_is_fixed(server: 
                                                                        seeded: Seeded) -> None:
     async with FakeAgent(server.ws_url, "xining", seeded.tokens["xining"]) as agent:
         await agent.wait(lambda: agent.schedules, what="schedule")
-        early = Status(site="xining", devices=[DeviceStatus(id="xining.camera", up=False, reasons=["dark"])])
+        early = Status(site="xining", devices=[DeviceStatus(id="xining.camera", up=False, verdict="down",
+                                                   reasons=["dark"])])
         await agent.send(early)
         await agent.wait(lambda: early.msg_id in agent.rejected, what="reject")
         async with httpx.AsyncClient(base_url=server.base_url) as http:
