@@ -148,7 +148,9 @@ class CentralLink:
                 code = exc.rcvd.code if exc.rcvd is not None else None
                 why = exc.rcvd.reason if exc.rcvd is not None else ""
                 self.last_error = f"central closed the link ({code}): {why}" if code else f"link lost: {exc}"
-                delay = self.backoff.exhaust() if code in LASTING_CLOSE else self.backoff.next_delay()
+                lasting = code in LASTING_CLOSE
+                hinted = self._honour_restart(code, why)
+                delay = hinted or (self.backoff.exhaust() if lasting else self.backoff.next_delay())
             except (OSError, TimeoutError, InvalidHandshake) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 rcvd = exc.rcvd if isinstance(exc, ConnectionClosed) else None
