@@ -10,6 +10,7 @@ one transaction with marking it replayed; when it still fails it stays held with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ QUOTA_PER_SITE = 10_000
 #: what is kept of a frame over the frame limit (it cannot be replayed)
 TRUNCATED_BYTES = 64 * 1024
 
+_KIND = re.compile(r"[a-z_]{1,32}")
 UnitFactory = Callable[[], AbstractContextManager[Session]]
 
 
@@ -46,7 +48,9 @@ def keep(session: Session, *, site_id: str, raw: str, msg_id: str | None, kind: 
     if held >= QUOTA_PER_SITE:
         return False
     truncated = len(raw) > MAX_FRAME_BYTES
-    session.add(DeadLetter(site_id=site_id, msg_id=msg_id, type=(kind or None) and kind[:32],
+    raw = raw.replace("\x00", "\ufffd")      # PostgreSQL text holds no NUL (only garbage frames have one)
+    kind = kind if kind and _KIND.fullmatch(kind) else None
+    session.add(DeadLetter(site_id=site_id, msg_id=msg_id, type=kind,
                            reason=reason[:4000], body=raw[:TRUNCATED_BYTES] if truncated else raw,
                            truncated=truncated, state="held", received=1, first_at=now, last_at=now))
     session.flush()
