@@ -308,3 +308,14 @@ async def test_rejects_and_dead_letters_on_every_database(any_db_server: Running
         assert agent.closed_code is None
     assert count(any_db_server, EventRow) >= 1
     assert count(any_db_server, DeadLetter) >= 3
+
+
+def test_only_passing_database_errors_close_the_link() -> None:
+    from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+    from central.hub.connection import is_transient
+
+    assert is_transient(OperationalError("SELECT 1", {}, Exception("database is locked")))
+    assert not is_transient(IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")))
+    assert not is_transient(DataError("INSERT", {}, Exception("value too long")))
+    assert not is_transient(ValueError("a bug"))
