@@ -250,7 +250,8 @@ class AgentConnection:
             log.error("site %s: could not keep %s as a dead letter", self.site_id, msg_id, exc_info=exc)
             kept = False
         if not kept:
-            log.error("site %s: dead-letter quota full; the agent keeps %s itself", self.site_id, msg_id)
+            log.error("site %s: %s not kept here (dead-letter quota full or unstorable); the agent parks it",
+                      self.site_id, msg_id)
         if msg_id:
             await self.send(Ack(site=self.site_id, ack_ids=[], rejected={msg_id: reason},
                                 kept=[msg_id] if kept else []))
