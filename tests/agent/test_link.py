@@ -195,3 +195,19 @@ async def test_incompatible_version_close_waits_the_longest_and_says_why(tmp_pat
     finally:
         await agent.stop()
         await central.stop()
+
+
+def test_a_report_over_the_frame_limit_is_parked_not_sent(tmp_path) -> None:
+    from contracts.messages import CheckResult, SelftestReport, utcnow
+
+    box = Outbox(tmp_path / "o.sqlite")
+    checks = [CheckResult(device="s.codec", name=f"c{i}", status="pass", evidence=["x" * 8000] * 20)
+              for i in range(10)]                  # 1.6 MB of transcripts: over the 1 MiB limit
+    huge = SelftestReport(site="s", trigger="on_demand", started_at=utcnow(), finished_at=utcnow(),
+                          verdict="ready", checks=checks)
+    box.put(huge)
+    box.put(Event(site="s", kind="test"))
+    assert [p.type for p in box.pending()] == ["event"]
+    [parked] = box.parked()
+    assert parked.msg_id == huge.msg_id and "limit" in parked.reason
+    box.close()
