@@ -71,6 +71,10 @@ class NotFound(LookupError):
     pass
 
 
+class AlreadyReplayed(ValueError):
+    pass
+
+
 @dataclass
 class ReplayOutcome:
     letter: DeadLetter
@@ -92,7 +96,7 @@ def replay(unit: UnitFactory, letter_id: int, actor: str, apply: Apply,
         with unit() as session:
             letter = _get(session, letter_id)
             if letter.state != "held":
-                return ReplayOutcome(letter, ingested=False, error=f"already {letter.state}")
+                raise AlreadyReplayed(f"dead letter {letter_id} was {letter.state} already")
             if letter.truncated:
                 raise ValueError("only the first bytes of this frame were kept; it cannot be replayed")
             new = apply(session, letter.site_id, letter.body)
@@ -103,7 +107,7 @@ def replay(unit: UnitFactory, letter_id: int, actor: str, apply: Apply,
             audit(session, "succeeded", letter.site_id, {"dead_letter": letter.id, "msg_id": letter.msg_id,
                                                          "duplicate": not new})
             return ReplayOutcome(letter, ingested=new, duplicate=not new)
-    except NotFound:
+    except (NotFound, AlreadyReplayed):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the replay is its outcome, kept with the letter
         error = f"{type(exc).__name__}: {exc}"[:4000]

@@ -178,8 +178,8 @@ async def test_dead_letter_listed_and_replayed_after_the_cause_is_fixed(server: 
             assert done["dead_letter"]["replayed_by"] == "admin"
             camera = (await http.get("/api/v1/devices/xining.camera", headers=admin)).json()
             assert camera["up"] is False
-            again = (await http.post(replay, headers=admin)).json()
-            assert again["ingested"] is False and "already replayed" in again["error"]
+            again = await http.post(replay, headers=admin)
+            assert again.status_code == 409 and "replayed already" in again.json()["detail"]
             audit = (await http.get("/api/v1/audit", params={"action": "dead_letter.replay"},
                                     headers=admin)).json()
             assert sorted(a["outcome"] for a in audit) == ["failed", "succeeded"]
