@@ -10,7 +10,8 @@ ingests a repeated ``msg_id`` once, so re-sending after a reconnect is safe.
 While a status waits unsent (central unreachable), a newer status covering the same devices
 replaces it: only the newest status per device is kept; every event, self-test and command result
 is kept. A message central rejected without keeping it is parked in its own table: out of the
-sending queue, never deleted.
+sending queue, never deleted; so is one over the link's frame limit for its type
+(``contracts.limits``), which central would refuse unread.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from agent.disk import DiskWriter, connect
+from contracts.limits import FRAME_BYTES, MAX_FRAME_BYTES
 from contracts.messages import Status, dump_message
 
 _SCHEMA = (
@@ -112,6 +114,10 @@ class Outbox:
         body = dump_message(message)
         covers = _status_covers(message) if isinstance(message, Status) else None
         now = time.time()
+        limit = FRAME_BYTES.get(kind, MAX_FRAME_BYTES)
+        if len(body) > limit:
+            self._park_new(msg_id, kind, body, now, f"{len(body)} bytes: over the link's {limit} byte limit")
+            return msg_id
         with self._lock:
             if msg_id in self._by_id:
                 return msg_id          # the same message again: kept once (INSERT OR IGNORE)
@@ -166,6 +172,14 @@ class Outbox:
 
             if rows:
                 self.writer.submit(self._db, write)
+
+    def _park_new(self, msg_id: str, kind: str, body: str, queued: float, reason: str) -> None:
+        with self._lock:
+            self._parked[msg_id] = Parked(msg_id, kind, body, reason)
+            row = (msg_id, kind, body, queued, reason, queued)
+            self.writer.submit(self._db, lambda db: db.execute(
+                "INSERT OR REPLACE INTO parked (msg_id, type, body, queued, reason, parked) "
+                "VALUES (?, ?, ?, ?, ?, ?)", row))
 
     def mark_sent(self, msg_ids: Iterable[str]) -> None:
         """These went out on the current link: a newer status no longer replaces them."""

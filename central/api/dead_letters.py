@@ -71,7 +71,9 @@ def dead_letter(letter_id: int = LetterId, _: Principal = Depends(admin),
         return letter
 
 
-@router.post("/dead-letters/{letter_id}/replay", response_model=ReplayOut)
+@router.post("/dead-letters/{letter_id}/replay", response_model=ReplayOut,
+             responses={404: {"description": "no such dead letter"},
+                        409: {"description": "the dead letter was replayed already"}})
 def replay_dead_letter(letter_id: int = LetterId, user: Principal = Depends(admin),
                        ctx: AppContext = Depends(get_ctx)) -> ReplayOut:
     """Ingest a held frame again (after the cause was fixed); it stays held with the error if not."""
@@ -84,6 +86,8 @@ def replay_dead_letter(letter_id: int = LetterId, user: Principal = Depends(admi
         result = dead_letters.replay(ctx.unit, letter_id, user.username, apply, record)
     except dead_letters.NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
+    except dead_letters.AlreadyReplayed as exc:
+        raise HTTPException(409, str(exc)) from exc
     return ReplayOut(dead_letter=DeadLetterOut.model_validate(result.letter), ingested=result.ingested,
                      duplicate=result.duplicate, error=result.error)
 

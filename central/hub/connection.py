@@ -249,10 +249,18 @@ class AgentConnection:
         """Keep the frame as a dead letter, then tell the agent (kept: it may delete it)."""
         self.hub.metrics.message_rejected()
         log.warning("site %s: rejected a frame (%s): %s", self.site_id, msg_id or "no msg_id", reason)
-        kept = await self.writer.submit(functools.partial(
-            dead_letters.keep, site_id=self.site_id, raw=raw, msg_id=msg_id, kind=kind, reason=reason))
+        try:
+            kept = await self.writer.submit(functools.partial(
+                dead_letters.keep, site_id=self.site_id, raw=raw, msg_id=msg_id, kind=kind, reason=reason))
+        except Exception as exc:
+            if is_transient(exc):
+                raise       # 1011: the agent sends it again and it is kept then
+            # it cannot be kept for good either: the agent is told so and parks it itself
+            log.error("site %s: could not keep %s as a dead letter", self.site_id, msg_id, exc_info=exc)
+            kept = False
         if not kept:
-            log.error("site %s: dead-letter quota full; the agent keeps %s itself", self.site_id, msg_id)
+            log.error("site %s: %s not kept here (dead-letter quota full or unstorable); the agent parks it",
+                      self.site_id, msg_id)
         if msg_id:
             await self.send(Ack(site=self.site_id, ack_ids=[], rejected={msg_id: reason},
                                 kept=[msg_id] if kept else []))

@@ -10,6 +10,7 @@ one transaction with marking it replayed; when it still fails it stays held with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ QUOTA_PER_SITE = 10_000
 #: what is kept of a frame over the frame limit (it cannot be replayed)
 TRUNCATED_BYTES = 64 * 1024
 
+_KIND = re.compile(r"[a-z_]{1,32}")
 UnitFactory = Callable[[], AbstractContextManager[Session]]
 
 
@@ -46,7 +48,9 @@ def keep(session: Session, *, site_id: str, raw: str, msg_id: str | None, kind: 
     if held >= QUOTA_PER_SITE:
         return False
     truncated = len(raw) > MAX_FRAME_BYTES
-    session.add(DeadLetter(site_id=site_id, msg_id=msg_id, type=(kind or None) and kind[:32],
+    raw = raw.replace("\x00", "\ufffd")      # PostgreSQL text holds no NUL (only garbage frames have one)
+    kind = kind if kind and _KIND.fullmatch(kind) else None
+    session.add(DeadLetter(site_id=site_id, msg_id=msg_id, type=kind,
                            reason=reason[:4000], body=raw[:TRUNCATED_BYTES] if truncated else raw,
                            truncated=truncated, state="held", received=1, first_at=now, last_at=now))
     session.flush()
@@ -64,6 +68,10 @@ def listing(session: Session, *, site: str | None = None, state: str | None = No
 
 
 class NotFound(LookupError):
+    pass
+
+
+class AlreadyReplayed(ValueError):
     pass
 
 
@@ -88,7 +96,7 @@ def replay(unit: UnitFactory, letter_id: int, actor: str, apply: Apply,
         with unit() as session:
             letter = _get(session, letter_id)
             if letter.state != "held":
-                return ReplayOutcome(letter, ingested=False, error=f"already {letter.state}")
+                raise AlreadyReplayed(f"dead letter {letter_id} was {letter.state} already")
             if letter.truncated:
                 raise ValueError("only the first bytes of this frame were kept; it cannot be replayed")
             new = apply(session, letter.site_id, letter.body)
@@ -99,7 +107,7 @@ def replay(unit: UnitFactory, letter_id: int, actor: str, apply: Apply,
             audit(session, "succeeded", letter.site_id, {"dead_letter": letter.id, "msg_id": letter.msg_id,
                                                          "duplicate": not new})
             return ReplayOutcome(letter, ingested=new, duplicate=not new)
-    except NotFound:
+    except (NotFound, AlreadyReplayed):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the replay is its outcome, kept with the letter
         error = f"{type(exc).__name__}: {exc}"[:4000]

@@ -27,6 +27,8 @@ class FakeCentral:
         self.hellos = 0
         self.acks_from_agent: list[str] = []
         self.hold_acks = False                # ingest but do not acknowledge (agent must resend)
+        #: close every link with (code, reason) when its hello arrives (central refusing the agent)
+        self.close_on_hello: tuple[int, str] | None = None
         #: msg_id -> (reason, kept): answer these with a reject instead of ingesting them
         self.reject: dict[str, tuple[str, bool]] = {}
         self._server: Server | None = None
@@ -64,6 +66,9 @@ class FakeCentral:
                     continue
                 if msg.type == "hello":
                     self.hellos += 1
+                    if self.close_on_hello is not None:
+                        await ws.close(*self.close_on_hello)
+                        return
                 elif msg.msg_id in self.seen:
                     self.wire_duplicates += 1
                 else:

@@ -174,3 +174,40 @@ async def test_offline_outbox_keeps_the_newest_status_per_device_and_every_event
     again.put(status(5, "s.codec", "s.display"))   # after a restart nothing counts as sent: st-3, st-4 go
     assert [p.msg_id for p in again.pending()] == ["ev-1", "ev-2", "st-5"]
     again.close()
+
+
+async def test_incompatible_version_close_waits_the_longest_and_says_why(tmp_path, loopback) -> None:
+    from contracts.messages import CLOSE_INCOMPATIBLE
+
+    central = await FakeCentral(loopback, TOKEN).start()
+    central.close_on_hello = (CLOSE_INCOMPATIBLE, "schema version 1 is not supported")
+    agent = Agent(SiteSpec(id="linksite", devices=()),
+                  AgentConfig(state_dir=tmp_path, central=central.url, token=TOKEN, poll_interval=0,
+                              link_backoff_initial=0.05, link_backoff_cap=30, heartbeat_interval=0.2))
+    await agent.start()
+    try:
+        agent.emit(Event(site="linksite", kind="test"))
+        await central.wait_for(lambda: central.hellos >= 1 and "4010" in agent.link.last_error)
+        assert "not supported" in agent.link.last_error
+        await asyncio.sleep(1.0)
+        assert central.hellos == 1          # no retry after 0.05 s, 0.1 s ...: the backoff is at its cap
+        assert len(agent.outbox) == 1       # and nothing was lost
+    finally:
+        await agent.stop()
+        await central.stop()
+
+
+def test_a_report_over_the_frame_limit_is_parked_not_sent(tmp_path) -> None:
+    from contracts.messages import CheckResult, SelftestReport, utcnow
+
+    box = Outbox(tmp_path / "o.sqlite")
+    checks = [CheckResult(device="s.codec", name=f"c{i}", status="pass", evidence=["x" * 8000] * 20)
+              for i in range(10)]                  # 1.6 MB of transcripts: over the 1 MiB limit
+    huge = SelftestReport(site="s", trigger="on_demand", started_at=utcnow(), finished_at=utcnow(),
+                          verdict="ready", checks=checks)
+    box.put(huge)
+    box.put(Event(site="s", kind="test"))
+    assert [p.type for p in box.pending()] == ["event"]
+    [parked] = box.parked()
+    assert parked.msg_id == huge.msg_id and "limit" in parked.reason
+    box.close()

@@ -25,7 +25,7 @@ from contracts.messages import (
     Status,
     dump_message,
 )
-from tests.central.helpers import FakeAgent, RunningServer, Seeded, login, wait_for
+from tests.central.helpers import FakeAgent, RunningServer, Seeded, login, seed, wait_for
 
 
 def count(server: RunningServer, model: type, *where: object) -> int:
@@ -179,8 +179,8 @@ async def test_dead_letter_listed_and_replayed_after_the_cause_is_fixed(server: 
             assert done["dead_letter"]["replayed_by"] == "admin"
             camera = (await http.get("/api/v1/devices/xining.camera", headers=admin)).json()
             assert camera["up"] is False
-            again = (await http.post(replay, headers=admin)).json()
-            assert again["ingested"] is False and "already replayed" in again["error"]
+            again = await http.post(replay, headers=admin)
+            assert again.status_code == 409 and "replayed already" in again.json()["detail"]
             audit = (await http.get("/api/v1/audit", params={"action": "dead_letter.replay"},
                                     headers=admin)).json()
             assert sorted(a["outcome"] for a in audit) == ["failed", "succeeded"]
@@ -286,3 +286,37 @@ async def test_fuzzed_frames_become_rejects_and_the_link_stays_up(server: Runnin
         answers = [m for m in agent.received if isinstance(m, Ack)]
         assert len(answers) == 2 + len(frames) - silent        # + the hello's and the probe's acks
     assert count(server, Device) == 3           # nothing created a device
+
+
+async def test_rejects_and_dead_letters_on_every_database(any_db_server: RunningServer) -> None:
+    seeded = seed(any_db_server.engine)
+    async with FakeAgent(any_db_server.ws_url, "urumqi", seeded.tokens["urumqi"]) as agent:
+        await agent.wait(lambda: agent.schedules, what="schedule")
+        frames = {
+            "nul1": '{"type": "event", "msg_id": "nul1", "site": "urumqi", "kind": "k", "x": "\x00"}',
+            "sur1": '{"type": "event", "msg_id": "sur1", "site": "urumqi", "kind": "k\\ud800"}',
+            "ghost1": dump_message(Event(site="urumqi", msg_id="ghost1", kind="device_down",
+                                         device="urumqi.ghost")),
+            "typ1": json.dumps({"type": "zap\x00", "msg_id": "typ1", "site": "urumqi"}),
+        }
+        for frame in frames.values():
+            await agent.send_raw(frame)
+        await agent.send_raw("garbage \x00 frame")
+        ok = await agent.send(Event(site="urumqi", kind="fine"))
+        await agent.wait_acked(ok)
+        await agent.wait(lambda: all(i in agent.acked or i in agent.rejected for i in frames), what="answers")
+        assert {"ghost1", "typ1"} <= set(agent.rejected)
+        assert agent.closed_code is None
+    assert count(any_db_server, EventRow) >= 1
+    assert count(any_db_server, DeadLetter) >= 3
+
+
+def test_only_passing_database_errors_close_the_link() -> None:
+    from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+    from central.hub.connection import is_transient
+
+    assert is_transient(OperationalError("SELECT 1", {}, Exception("database is locked")))
+    assert not is_transient(IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")))
+    assert not is_transient(DataError("INSERT", {}, Exception("value too long")))
+    assert not is_transient(ValueError("a bug"))

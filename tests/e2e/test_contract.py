@@ -1,8 +1,9 @@
 """The agent <-> central contract, real agent against real central (uvicorn in a thread, SQLite):
 what one side sends is what the other side reads. Fast: no simulated rooms, one process.
 
-- a frame central will never ingest comes back in ``Ack.rejected``; the agent drops it from its
-  outbox (and keeps sending what follows) instead of resending it forever;
+- a frame central will never ingest comes back in ``Ack.rejected`` and ``Ack.kept`` (central keeps
+  it as a dead letter); the agent drops it from its outbox (and keeps sending what follows)
+  instead of resending it forever;
 - the agent talks often enough that central never drops a quiet link;
 - ``hello`` tells central the codec's call URI and multisite capacity;
 - a self-test central asked for is reported under central's run id and command id;
@@ -27,7 +28,7 @@ from agent.coordinator import CallTracker
 from agent.runtime import Agent, AgentConfig
 from agent.site import DeviceSpec, SiteSpec
 from central.db import make_session_factory, transaction
-from central.models import CommandRow, Device, EventRow, Relocation, SelftestRow, Site
+from central.models import CommandRow, DeadLetter, Device, EventRow, Relocation, SelftestRow, Site
 from central.services import relocations
 from contracts.messages import Event
 from drivers.roles import CallInfo, Endpoint
@@ -87,7 +88,7 @@ def db(server: RunningServer) -> Any:
 
 async def test_rejected_frames_leave_the_outbox_and_later_ones_still_flow(
         server: RunningServer, seeded: Seeded, tmp_path: Path) -> None:
-    agent = make_agent(server, seeded, tmp_path)
+    agent = make_agent(server, seeded, tmp_path, devices=(codec_spec(),))
     foreign = Event(site=SITE, kind="note", device="lhasa.codec", data={"n": 1})   # another site's device
     good = Event(site=SITE, kind="note", device=f"{SITE}.codec", data={"n": 2})
     agent.emit(foreign)
@@ -101,6 +102,8 @@ async def test_rejected_frames_leave_the_outbox_and_later_ones_still_flow(
         with db(server) as session:
             kept = session.scalars(select(EventRow).where(EventRow.kind == "note")).all()
             assert [e.msg_id for e in kept] == [good.msg_id]
+            [letter] = session.scalars(select(DeadLetter)).all()
+            assert letter.msg_id == foreign.msg_id and letter.state == "held"
     finally:
         await agent.stop()
 
