@@ -162,7 +162,7 @@ class NetmikoRouterDriver(RouterSession):
         timeout = self.endpoint.timeout
         self.run(self.config_enter, expect=self.config_prompt_pattern())
         self.transcript.record("tx", "".join(f"{x}\n" for x in lines).encode())
-        mark = self._log.tell()
+        mark = self._log.mark()
         try:
             # Mode changes are done here with explicit prompts: netmiko's mode probe is a
             # two-second timing read on Huawei.
@@ -238,7 +238,7 @@ class NetmikoRouterDriver(RouterSession):
 
     def save(self) -> None:
         conn = self._require()
-        mark = self._log.tell()
+        mark = self._log.mark()
         try:
             output = conn.save_config()
         except BaseException as exc:

@@ -6,7 +6,6 @@ and deadline, never netmiko's delay factors.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import socket
@@ -37,6 +36,7 @@ from drivers.roles import (
     Driver,
     Endpoint,
 )
+from drivers.routers.session_log import BoundedSessionLog
 from drivers.transcript import Transcript
 from drivers.transports.tcp import translate_connect_error
 
@@ -58,26 +58,31 @@ class RouterSession(Driver):
     def __init__(self, endpoint: Endpoint, *, name: str = "", transcript: Transcript | None = None) -> None:
         super().__init__(endpoint, name=name, transcript=transcript)
         self._conn: BaseConnection | None = None
-        self._log = io.BytesIO()
-        self._log_seen = 0
+        self._log = BoundedSessionLog()
         secret = str(endpoint.options.get("enable_secret", "")) or endpoint.password
         self._secret = secret
         self.transcript.add_secret(secret)
 
     # -- session ---------------------------------------------------------------------------------
     @property
+    def over_telnet(self) -> bool:
+        return self.endpoint.transport == "telnet"
+
+    @property
     def connected(self) -> bool:
         conn = self._conn
-        return bool(conn and conn.remote_conn is not None and not conn.remote_conn.closed)
+        return bool(conn and _link_open(conn))
 
     def connect(self) -> None:
         if self.connected:
             return
+        if self.over_telnet:
+            self._connect_telnet()
+            return
         ep = self.endpoint
         sock = self._open_socket()
         known = ep.known_hosts or ""
-        self._log = io.BytesIO()
-        self._log_seen = 0
+        self._log = BoundedSessionLog()
         try:
             conn = ConnectHandler(
                 device_type=self.device_type, host=ep.host, port=ep.port or 22, username=ep.username,
@@ -99,6 +104,39 @@ class RouterSession(Driver):
         try:
             if ep.trust_on_first_use and known and conn.remote_conn_pre is not None:
                 self._record_host_key(conn.remote_conn_pre, known)   # record what we trusted
+            self._after_login(conn)
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect_telnet(self) -> None:
+        """netmiko's telnet device types (``cisco_ios_telnet``, ``huawei_telnet``): its login
+        answers the ``Username:`` / ``Password:`` prompts and expects the device to echo input."""
+        ep = self.endpoint
+        port = ep.port or 23
+        self._log = BoundedSessionLog()
+        try:
+            # Refused or unreachable is ours to say, before netmiko's telnetlib hides it.
+            socket.create_connection((ep.host, port), timeout=ep.timeout).close()
+        except OSError as exc:
+            raise translate_connect_error(exc, f"telnet://{ep.host}:{port}", self.name) from exc
+        try:
+            conn = ConnectHandler(
+                device_type=f"{self.device_type}_telnet", host=ep.host, port=port, username=ep.username,
+                password=ep.password, secret=self._secret, conn_timeout=ep.timeout,
+                auth_timeout=ep.timeout, session_log=self._log, fast_cli=True,
+            )
+        except BaseException as exc:
+            self._flush_log()
+            raise self._translate(exc, "connect") from exc
+        remote = conn.remote_conn
+        sock = remote.get_socket() if remote is not None and hasattr(remote, "get_socket") else None
+        if isinstance(sock, socket.socket):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._conn = conn
+        self._flush_log()
+        self.transcript.note(f"connected {ep.describe()} as {self.device_type}_telnet")
+        try:
             self._after_login(conn)
         except BaseException:
             self.close()
@@ -146,13 +184,17 @@ class RouterSession(Driver):
         if conn is None:
             return
         try:
-            if conn.remote_conn is not None and not conn.remote_conn.closed:
+            if _link_open(conn):
                 conn.write_channel(self.logout_command() + conn.RETURN)
         except (OSError, EOFError, WriteException, paramiko.SSHException):
             pass  # the session is already gone: closing is all that is left to do
         # Close the SSH channel first: netmiko's own cleanup otherwise probes the prompt with a
         # timing read (two seconds on Huawei) before it hangs up.
-        conn.paramiko_cleanup()
+        if self.over_telnet:
+            if conn.remote_conn is not None:
+                conn.remote_conn.close()    # closed first: cleanup then has nothing to wait for
+        else:
+            conn.paramiko_cleanup()
         conn.disconnect()
         self._flush_log()
         self.transcript.note("closed")
@@ -179,7 +221,7 @@ class RouterSession(Driver):
         """One exec command; its output without echo and prompt."""
         conn = self._require()
         self.transcript.record("tx", command.encode() + b"\n")
-        mark = self._log.tell()
+        mark = self._log.mark()
         try:
             out = conn.send_command(command, expect_string=expect or self.exec_prompt(),
                                     read_timeout=timeout or self.endpoint.timeout)
@@ -191,8 +233,7 @@ class RouterSession(Driver):
         return out
 
     def _flush_log(self) -> None:
-        data = self._log.getvalue()[self._log_seen:]
-        self._log_seen += len(data)
+        data = self._log.take_new()
         if data:
             self.transcript.record("rx", data)
 
@@ -215,7 +256,7 @@ class RouterSession(Driver):
             if not self.connected:
                 return Disconnected(f"session closed during {what!r}", device=self.name)
             if since is not None:
-                reply = self._log.getvalue()[since:].decode("utf-8", "replace").replace(what, "", 1)
+                reply = self._log.since(since).decode("utf-8", "replace").replace(what, "", 1)
                 if reply.strip():
                     return ProtocolError(f"reply to {what!r} never reached a prompt", device=self.name,
                                          data=reply[-500:])
@@ -226,6 +267,16 @@ class RouterSession(Driver):
             return ProtocolError(f"{what}: {first_line(exc)}", device=self.name)
         return exc
 
+
+
+def _link_open(conn: BaseConnection) -> bool:
+    """Whether netmiko's link (a paramiko channel or a telnetlib connection) is still up."""
+    remote = conn.remote_conn
+    if remote is None:
+        return False
+    if hasattr(remote, "closed"):
+        return not remote.closed
+    return getattr(remote, "sock", None) is not None and not getattr(remote, "eof", False)
 
 
 def first_line(exc: BaseException) -> str:

@@ -58,6 +58,9 @@ class CiscoIosSimulator(RouterSimulator):
     def login_banner(self) -> str:
         return "\r\n"
 
+    def telnet_greeting(self) -> str:
+        return "\r\n\r\nUser Access Verification\r\n\r\n"
+
     def prompt(self, conn: SimConnection) -> str:
         host = self.running.hostname
         mode = conn.state["mode"]

@@ -38,7 +38,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from simulators.harness import DeviceSimulator, Server, SimConnection
+from simulators.harness import DeviceSimulator, Server, SimConnection, SocketConnection, TcpServer
 from simulators.host_keys import host_key_option
 from simulators.routers.config import LINE_END, Interface, RouterConfig, parse_cidr
 from simulators.ssh_server import SshServer
@@ -57,8 +57,11 @@ class RouterSimulator(DeviceSimulator):
                  uplink: str | None = None, lines: list[str] | None = None,
                  reachable: list[str] | None = None, rtt_ms: float | dict[str, float] = 2.0,
                  model: str | None = None, serial: str = "FDO0000A0AA", firmware: str = "",
-                 ssh_host_key: Any = None, **kw: Any) -> None:
+                 ssh_host_key: Any = None, transport: str = "ssh", **kw: Any) -> None:
         kw.setdefault("name", "router")
+        if transport not in ("ssh", "telnet"):
+            raise ValueError(f"routers are served over ssh or telnet, not {transport!r}")
+        self.transport = transport
         super().__init__(**kw)
         config = RouterConfig(hostname or self.default_hostname)
         for name, spec in (interfaces or self.default_interfaces).items():
@@ -91,6 +94,7 @@ class RouterSimulator(DeviceSimulator):
             "rtt_ms": opts.get("rtt_ms", 2.0), "model": spec.identity.get("model"),
             "serial": spec.identity.get("serial", "FDO0000A0AA"),
             "ssh_host_key": host_key_option(opts),
+            "transport": "telnet" if spec.transport == "telnet" else "ssh",
         }
         if spec.identity.get("firmware"):
             kwargs["firmware"] = spec.identity["firmware"]
@@ -102,6 +106,8 @@ class RouterSimulator(DeviceSimulator):
         return {}
 
     def build_servers(self) -> list[Server]:
+        if self.transport == "telnet":
+            return [TcpServer(self, self.host, self.port, telnet=True)]
         return [SshServer(self, self.host, self.port, host_key=self.ssh_host_key)]
 
     # power and faults ---------------------------------------------------------------------------
@@ -160,6 +166,8 @@ class RouterSimulator(DeviceSimulator):
 
     # the session loop ---------------------------------------------------------------------------
     def handle_connection(self, conn: SimConnection) -> None:
+        if isinstance(conn, SocketConnection) and conn.telnet and not self.telnet_login(conn):
+            return
         conn.state["mode"] = self.initial_mode()
         conn.send(self.login_banner())
         conn.send(self.prompt(conn))
@@ -181,6 +189,30 @@ class RouterSimulator(DeviceSimulator):
             text = raw.rstrip(b"\r\n").decode("utf-8", "replace")
             conn.send_raw((text if echo else "") + "\r\n")
             return text
+
+    def telnet_login(self, conn: SimConnection) -> bool:
+        """The VTY login a Telnet session starts with (SSH authenticates in the protocol):
+        ``Username:`` echoed, ``Password:`` not; three wrong attempts close the line."""
+        conn.send(self.telnet_greeting())
+        for _attempt in range(3):
+            conn.send_raw("Username:" + (" " if self.telnet_prompt_space else ""))
+            user = self.read_line(conn)
+            conn.send_raw("Password:" + (" " if self.telnet_prompt_space else ""))
+            given = self.read_line(conn, echo=False)
+            if user == self.username and given == self.password and not self.faults.reject_password:
+                return True
+            conn.send(self.telnet_login_failed())
+        conn.close()
+        return False
+
+    #: IOS shows "Username: " (a space after the colon), VRP "Username:".
+    telnet_prompt_space = True
+
+    def telnet_greeting(self) -> str:
+        return "\r\n"
+
+    def telnet_login_failed(self) -> str:
+        return "\r\n% Login invalid\r\n\r\n"
 
     # dialect hooks --------------------------------------------------------------------------------
     def initial_mode(self) -> str:

@@ -45,6 +45,14 @@ class HuaweiVrpSimulator(RouterSimulator):
     def initial_mode(self) -> str:
         return "user"
 
+    telnet_prompt_space = False
+
+    def telnet_greeting(self) -> str:
+        return "\r\nLogin authentication\r\n\r\n\r\n"
+
+    def telnet_login_failed(self) -> str:
+        return "\r\nError: Local authentication is rejected.\r\n\r\n"   # [unverified] exact text
+
     def login_banner(self) -> str:
         return ("\r\nInfo: The max number of VTY users is 5, and the number\r\n"
                 "      of current VTY users on line is 1.\r\n"
