@@ -19,6 +19,10 @@ Switcher options: ``inputs`` 8, ``outputs`` 8, ``presets`` 32, ``model`` "DXP 88
 ``recordings_dir`` (a temp dir), ``file_prefix`` "SMP351", ``model`` "SMP 351", ``part``
 "60-1324-01", ``free_kb`` 400000000. Shared: ``firmware`` "1.13".
 
+Quirks of real units and gateways (off by default: the simulator is faithful without them):
+``no-banner`` (no copyright banner on connect), ``no-verbose`` (``Esc n CV`` changes the mode
+but is not answered).
+
 Fault knobs: the common ones, plus ``storage-missing`` on the recorder (record start answers
 ``E25`` device not present — the code a real SMP uses here is **[unverified]**).
 """
@@ -40,6 +44,10 @@ ESC, CR, LF = "\x1b", "\r", "\n"
 SIMPLE_TERMINATORS = set("!&%$.,INQSBZ")
 PLANE_NAMES = {"!": "All", "&": "RGB", "%": "Vid", "$": "Aud"}
 TELNET_PORT = 23
+
+
+#: Form variations of real units the drivers tolerate (see the module docstring).
+QUIRKS = ("no-banner", "no-verbose")
 
 
 class ExtronSisSimulator(DeviceSimulator):
@@ -102,6 +110,12 @@ class ExtronSisSimulator(DeviceSimulator):
     def on_boot(self) -> None:
         self._banner_due = True
 
+    def set_protocol_fault(self, knob: str, value: str) -> None:
+        if knob in QUIRKS:
+            self.faults.extra[knob] = "1"
+        else:
+            super().set_protocol_fault(knob, value)
+
     # -- session -------------------------------------------------------------------------------------
     def banner(self) -> str:
         year = time.strftime("%Y")
@@ -112,7 +126,7 @@ class ExtronSisSimulator(DeviceSimulator):
     def handle_connection(self, conn: SimConnection) -> None:
         conn.state["verbose"] = 1 if self.serial else 0
         conn.state["lock"] = threading.Lock()
-        if not self.serial or self._banner_due:
+        if (not self.serial or self._banner_due) and "no-banner" not in self.faults.extra:
             self._banner_due = False
             self.reply(conn, self.banner())
         if not self.serial:
@@ -155,7 +169,10 @@ class ExtronSisSimulator(DeviceSimulator):
                 if escape:
                     if ch in (CR, "|"):
                         escape = False
-                        self.reply(conn, self.escape_command(conn, buf) + "\r\n")
+                        answer = self.escape_command(conn, buf)
+                        quiet = "no-verbose" in self.faults.extra and re.fullmatch(r"\d?CV", buf.upper())
+                        if not quiet:
+                            self.reply(conn, answer + "\r\n")
                         buf = ""
                     else:
                         buf += ch
