@@ -115,6 +115,7 @@ class RouterSession(Driver):
         ep = self.endpoint
         port = ep.port or 23
         self._log = BoundedSessionLog()
+        mark = self._log.mark()
         try:
             # Refused or unreachable is ours to say, before netmiko's telnetlib hides it.
             socket.create_connection((ep.host, port), timeout=ep.timeout).close()
@@ -127,7 +128,11 @@ class RouterSession(Driver):
                 auth_timeout=ep.timeout, session_log=self._log, fast_cli=True,
             )
         except BaseException as exc:
+            heard = self._log.since(mark).decode("utf-8", "replace")
             self._flush_log()
+            if _LOGIN_REFUSED.search(heard):
+                # netmiko's Huawei login waits for a prompt that never comes after a refusal.
+                raise AuthError(f"{self.device_type} telnet login refused", device=self.name) from exc
             raise self._translate(exc, "connect") from exc
         remote = conn.remote_conn
         sock = remote.get_socket() if remote is not None and hasattr(remote, "get_socket") else None
@@ -271,6 +276,12 @@ class RouterSession(Driver):
             return ProtocolError(f"{what}: {first_line(exc)}", device=self.name)
         return exc
 
+
+
+#: What the VTY says to a wrong login (IOS "% Login invalid", VRP "authentication is rejected"
+#: [unverified exact VRP text]), or a second username prompt.
+_LOGIN_REFUSED = re.compile(
+    r"(?i)login invalid|authentication (is )?(rejected|failed)|Username:.*Username:", re.S)
 
 
 def _link_open(conn: BaseConnection) -> bool:

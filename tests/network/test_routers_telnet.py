@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from netmiko import ConnectHandler
 
-from drivers.errors import ConnectError
+from drivers.errors import AuthError, ConnectError
 from drivers.roles import Endpoint, Verdict
 from drivers.routers import CiscoIosRouterDriver, HuaweiVrpRouterDriver, NetmikoRouterDriver
 from drivers.routers.session_log import BoundedSessionLog
@@ -137,3 +137,9 @@ def test_kunming_router_is_driven_over_telnet(loopback: str) -> None:
         ep = replace(device.endpoint(), host=loopback, port=telnet_port(sim))
         with driver_class(device.driver)(ep, name=device.id) as drv:
             assert drv.identify().serial == device.identity["serial"]
+
+
+def test_wrong_telnet_password_is_an_auth_error(family: str, sim: RouterSimulator) -> None:
+    """Never retried as if the link were bad (netmiko's own login waits ~10 s before it gives up)."""
+    with pytest.raises(AuthError):
+        FAMILIES[family][1](endpoint(sim, password="wrong")).connect()
