@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -155,3 +156,19 @@ def test_reboot_and_back(hdx: PolycomHdxDriver, hdx_sim: PolycomHdxSimulator) ->
     away = hdx.reboot(wait=True, timeout=20.0)
     assert away is not None and hdx_sim.boot_count == boots + 1
     assert hdx.identify().serial == SERIAL
+
+
+def test_unit_without_echo(loopback: str, fabric: CallFabric) -> None:
+    """A unit (or firmware) that does not echo: ``api_echo: false`` and the acknowledgement is
+    the first line; errors are still errors."""
+    sim = make_hdx(loopback, fabric)
+    sim.api_echo = False
+    with sim:
+        ep = hdx_endpoint(sim, "telnet")
+        driver = PolycomHdxDriver(replace(ep, options={**ep.options, "api_echo": False}), name="xining.codec")
+        with driver:
+            driver.mute(True)
+            assert sim.mic_mute is True
+            with pytest.raises(CommandRejected):
+                driver.preset_activate(150)
+            assert driver.identify().serial == SERIAL
