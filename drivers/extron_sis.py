@@ -7,6 +7,8 @@ Endpoint options (defaults):
 - ``verbose_mode`` 3 (verbose + tagged: unsolicited messages arrive and are kept as events);
 - ``password_prompt_wait`` 1.0 s: how long to wait for ``Password:`` after the banner when a
   password is configured (a unit without a password never prompts);
+- ``banner_wait`` 1.5 s / ``verbose_wait`` 1.0 s: how long the copyright banner and the ``Vrbn``
+  reply are awaited before going on without them (noted once);
 - ``boot_time``: ``Endpoint.boot_time`` — how long ``reboot(wait=True)`` tries to reconnect;
 - ``reconnect_interval`` 0.2 s between reconnect attempts after a reboot;
 - recorder: ``recording_extension`` ".m4v" (which files in the ``Esc LF`` listing are
@@ -86,6 +88,8 @@ class ExtronSisDriver(Driver):
         o = endpoint.options
         self.verbose_mode = int(o.get("verbose_mode", 3))
         self.prompt_wait = float(o.get("password_prompt_wait", 1.0))
+        self.banner_wait = float(o.get("banner_wait", 1.5))
+        self.verbose_wait = float(o.get("verbose_wait", 1.0))
         self.reconnect_interval = float(o.get("reconnect_interval", 0.2))
         self.readdress_timeout = float(o.get("readdress_timeout", 15.0))
         letters = {**DEFAULT_NETWORK_COMMANDS, **dict(o.get("network_commands", {}))}
@@ -127,7 +131,8 @@ class ExtronSisDriver(Driver):
                                         transcript=self.transcript, connect_timeout=ep.timeout)
         session = SisSession(transport, name=self.name, password=ep.password,
                              verbose_mode=self.verbose_mode, timeout=ep.timeout, telnet=not serial,
-                             prompt_wait=self.prompt_wait)
+                             prompt_wait=self.prompt_wait, banner_wait=self.banner_wait,
+                             verbose_wait=self.verbose_wait)
         session.open()
         self._session = session
 

@@ -3,7 +3,10 @@
 On Telnet the unit greets with ``(c) Copyright YYYY, Extron Electronics, <model>, Vn.nn,
 60-nnnn-nn`` and a date line, then ``Password:`` if a password is set; the answer is
 ``Login Administrator`` or ``Login User`` (a wrong password gets the prompt again: ``AuthError``).
-On RS-232 the banner only appears at power-up, so nothing is awaited.
+On RS-232 the banner only appears at power-up, so nothing is awaited. Tolerant about form: a
+unit or gateway that sends no banner (awaited ``banner_wait`` s) or does not answer the
+verbose-mode command (awaited ``verbose_wait`` s) is driven all the same; each such difference is
+noted in the transcript and logged once.
 
 Verbose mode is per connection (Ethernet starts at 0), so it is set on every connect. A reply
 is recognised by the pattern the command expects; ``Exx`` is always an error for the command
@@ -15,6 +18,7 @@ left of it is drained before the next command.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections import deque
@@ -22,6 +26,9 @@ from dataclasses import dataclass
 
 from drivers.errors import AuthError, CommandRejected, DeviceTimeout, ProtocolError
 from drivers.transports.base import Transport
+
+log = logging.getLogger(__name__)
+_LOGGED: set[tuple[str, str]] = set()   # (device, what) already logged: tolerances are logged once
 
 SIS_ERRORS = {
     "E01": "invalid input number",
@@ -67,7 +74,8 @@ class Banner:
 
 class SisSession:
     def __init__(self, transport: Transport, *, name: str, password: str, verbose_mode: int,
-                 timeout: float, telnet: bool, prompt_wait: float) -> None:
+                 timeout: float, telnet: bool, prompt_wait: float, banner_wait: float = 1.5,
+                 verbose_wait: float = 1.0) -> None:
         self.transport = transport
         self.name = name
         self.password = password
@@ -75,6 +83,10 @@ class SisSession:
         self.timeout = timeout
         self.telnet = telnet
         self.prompt_wait = prompt_wait
+        self.banner_wait = banner_wait
+        self.verbose_wait = verbose_wait
+        self.verbose_confirmed = False
+        self.tolerated: set[str] = set()      # "banner", "verbose": what this unit did not send
         self.banner = Banner()
         self.login_level = ""
         self.events: deque[str] = deque(maxlen=100)
@@ -101,28 +113,40 @@ class SisSession:
         self.transport.close()
 
     def _greeting(self) -> None:
-        # The banner is the first thing a unit says: a first line that is not it is garbage.
-        deadline = time.monotonic() + self.timeout
-        head = ""
-        while not head:
-            head = self._token(deadline, "copyright banner")
+        """The banner is awaited briefly: a unit or a gateway that sends none is still usable
+        (noted once). A first line that is neither the banner nor ``Password:`` is garbage."""
+        deadline = time.monotonic() + min(self.banner_wait, self.timeout)
+        head: str | None = ""
+        try:
+            while not head:
+                head = self._token(deadline, "copyright banner")
+        except DeviceTimeout:
+            head = None
+        if head is None or head == "Password:":
+            self.tolerate("banner", "no copyright banner: going on without it")
+            self._login(prompt_seen=head == "Password:")
+            return
         m = COPYRIGHT.search(head)
         if m is None:
             raise ProtocolError(f"no Extron copyright banner: {head[:120]!r}", device=self.name, data=head)
-        date = self._token(deadline, "banner date line")
+        date = self._token(time.monotonic() + self.timeout, "banner date line")
         if not _DATE_LINE.fullmatch(date):
             raise ProtocolError(f"no date line after the banner: {date[:120]!r}", device=self.name, data=date)
         self.banner = Banner(model=m.group("model").strip(), firmware=m.group("version"),
                              part=m.group("part") or "", raw=m.group(0))
-        if not self.password:
+        self._login(prompt_seen=False)
+
+    def _login(self, *, prompt_seen: bool) -> None:
+        if not self.password and not prompt_seen:
             self.login_level = "Administrator"  # a unit without passwords logs everyone in as admin
             return
-        try:
-            self.transport.read_until(b"Password:", self.prompt_wait)
-        except DeviceTimeout:
-            self.transport.transcript.note("no password prompt: the unit has no password set")
-            self.login_level = "Administrator"
-            return
+        if not prompt_seen:
+            try:
+                self.transport.read_until(b"Password:", self.prompt_wait)
+            except DeviceTimeout:
+                self.transport.transcript.note("no password prompt: the unit has no password set")
+                self.login_level = "Administrator"
+                return
         self.transport.write(self.password.encode("latin-1") + b"\r")
         while True:
             token = self._token(time.monotonic() + self.timeout, "login answer")
@@ -138,6 +162,15 @@ class SisSession:
             if token:
                 self.events.append(token)
 
+    def tolerate(self, what: str, note: str) -> None:
+        """A difference of form we go on without: in the transcript, and logged once per device."""
+        self.tolerated.add(what)
+        self.transport.transcript.note(note)
+        key = (self.name, what)
+        if key not in _LOGGED:
+            _LOGGED.add(key)
+            log.warning("%s: %s", self.name, note)
+
     def _token(self, deadline: float, what: str) -> str:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -148,7 +181,15 @@ class SisSession:
         return raw[:-2].strip()
 
     def set_verbose(self, mode: int) -> None:
-        self.command(f"\x1b{mode}CV\r", rf"Vrb{mode}")
+        """Verbose mode is awaited briefly: a unit (or gateway) that does not answer ``Esc n CV``
+        is still driven; only its unsolicited messages may then be missing (noted once)."""
+        try:
+            self.command(f"\x1b{mode}CV\r", rf"Vrb{mode}", timeout=min(self.verbose_wait, self.timeout))
+            self.verbose_confirmed = True
+        except DeviceTimeout:
+            self.tolerate("verbose", f"no Vrb{mode} reply to the verbose-mode command: going on")
+        except CommandRejected as exc:
+            self.tolerate("verbose", f"verbose mode {mode} refused ({exc.code}): going on")
 
     def command(self, text: str, expect: str, timeout: float | None = None) -> re.Match[str]:
         """Send ``text``; return the match of the first line that fully matches ``expect``."""

@@ -12,7 +12,8 @@ device had already closed it (every PJLink command we send is idempotent).
 
 Endpoint options (defaults): ``idle_timeout`` 25.0 s (reopen before the unit's idle close),
 ``warmup_timeout`` 90.0 s (how long ``display.power`` waits for warm-up), ``poll_interval``
-0.5 s (power-state polling while waiting).
+0.5 s (power-state polling while waiting), ``digest_every_command`` false (send the
+authentication digest before every command, for units that check it on each one).
 
 ``read_config()`` / ``apply_config()`` keys: ``input`` (PJLink input code, e.g. ``"31"``).
 """
@@ -71,6 +72,10 @@ class PJLinkDisplayDriver(Driver):
         self.idle_timeout = float(options.get("idle_timeout", 25.0))
         self.warmup_timeout = float(options.get("warmup_timeout", 90.0))
         self.poll_interval = float(options.get("poll_interval", 0.5))
+        # Send the digest before every command, not only the first (units and controllers
+        # that check it on each command exist; the spec asks for it once).
+        self.digest_every_command = bool(options.get("digest_every_command", False))
+        self._digest = ""
 
     # -- session -----------------------------------------------------------------------------------
     @property
@@ -105,6 +110,7 @@ class PJLinkDisplayDriver(Driver):
             digest = hashlib.md5(m.group(2) + ep.password.encode()).hexdigest()
             self.transcript.add_secret(digest)  # before it is ever written
             self._pending_digest = digest
+        self._digest = self._pending_digest
         self._transport = transport
         self._last_io = time.monotonic()
         if self._pending_digest:
@@ -136,7 +142,8 @@ class PJLinkDisplayDriver(Driver):
         transport = self._transport
         assert transport is not None
         line = f"%{cls}{cmd} {param}\r"
-        transport.write(self._pending_digest.encode() + line.encode())
+        digest = self._digest if self.digest_every_command else self._pending_digest
+        transport.write(digest.encode() + line.encode())
         self._pending_digest = ""
         raw = transport.read_until(b"\r", self.endpoint.timeout)
         self._last_io = time.monotonic()

@@ -11,6 +11,7 @@ from drivers.roles import Driver
 DRIVERS: dict[str, str] = {
     "cisco-roomos": "drivers.cisco_roomos:CiscoRoomOSDriver",
     "poly-group": "drivers.poly_group:PolyGroupDriver",
+    "polycom-hdx": "drivers.polycom_hdx:PolycomHdxDriver",
     "sony-visca": "drivers.sony_visca:ViscaCameraDriver",
     "extron-sis-switcher": "drivers.extron_sis:ExtronSwitcherDriver",
     "extron-smp-recorder": "drivers.extron_sis:ExtronRecorderDriver",

@@ -42,6 +42,14 @@ PAN_DIRECTIONS = {"left": 0x01, "right": 0x02, "stop": 0x03}
 TILT_DIRECTIONS = {"up": 0x01, "down": 0x02, "stop": 0x03}
 
 
+#: CAM_AE modes [Sony-FCB].
+EXPOSURE_MODES = {0x00: "full-auto", 0x03: "manual", 0x0A: "shutter-priority", 0x0B: "iris-priority",
+                  0x0D: "bright"}
+#: CAM_WB modes [Sony-FCB]; 04 ATW and 05 manual on most models.
+WHITE_BALANCE_MODES = {0x00: "auto", 0x01: "indoor", 0x02: "outdoor", 0x03: "one-push", 0x04: "atw",
+                       0x05: "manual"}
+
+
 def nibbles(value: int, count: int = 4) -> bytes:
     value &= (1 << (4 * count)) - 1
     return bytes((value >> (4 * (count - 1 - i))) & 0x0F for i in range(count))
@@ -240,6 +248,32 @@ class ViscaCameraDriver(Driver):
         """``far``, ``near`` or ``stop`` (manual focus; refused with ``41`` while AF is on)."""
         self._command(b"\x01\x04\x08" + bytes(({"stop": 0, "far": 2, "near": 3}[direction],)))
 
+    def focus_position(self) -> int:
+        """CAM_FocusPosInq ``09 04 48`` -> ``0p 0q 0r 0s``."""
+        return from_nibbles(self._inquiry(b"\x09\x04\x48", 4))
+
+    def exposure_mode(self) -> str:
+        """CAM_AEModeInq ``09 04 39``."""
+        code = self._inquiry(b"\x09\x04\x39", 1)[0]
+        return EXPOSURE_MODES.get(code, f"0x{code:02X}")
+
+    def white_balance(self) -> str:
+        """CAM_WBModeInq ``09 04 35``."""
+        code = self._inquiry(b"\x09\x04\x35", 1)[0]
+        return WHITE_BALANCE_MODES.get(code, f"0x{code:02X}")
+
+    def backlight(self) -> bool:
+        """CAM_BackLightModeInq ``09 04 33``: 02 on, 03 off."""
+        code = self._inquiry(b"\x09\x04\x33", 1)[0]
+        if code not in (0x02, 0x03):
+            raise ProtocolError(f"backlight mode {code:02X} is neither on nor off", device=self.name)
+        return code == 0x02
+
+    def picture(self) -> dict[str, Any]:
+        """The picture settings an inspection records: focus, exposure, white balance, backlight."""
+        return {"focus_position": self.focus_position(), "exposure": self.exposure_mode(),
+                "white_balance": self.white_balance(), "backlight": self.backlight()}
+
     def cancel(self, socket_no: int) -> bool:
         """Cancel what runs on socket 1 or 2; False if nothing was running there."""
         return self.link.cancel(socket_no)
@@ -282,6 +316,8 @@ class ViscaCameraDriver(Driver):
             checks.append(DeviceCheck("camera.preset_recall", f"preset {preset} recalled",
                                       lambda: self._check_preset(preset), timeout=self.motion_timeout + 5,
                                       needs=("camera.power",)))
+        checks.append(DeviceCheck("camera.picture", "focus, exposure, white balance and backlight readable",
+                                  self._check_picture, needs=("camera.power",)))
         if "model" in expect:
             wanted = str(expect["model"])
             checks.append(DeviceCheck("camera.identity", f"camera model {wanted}",
@@ -302,6 +338,12 @@ class ViscaCameraDriver(Driver):
     def _check_position(self) -> CheckOutcome:
         pan, tilt = self.position()
         return CheckOutcome.passed(f"pan {pan} tilt {tilt}", pan=pan, tilt=tilt)
+
+    def _check_picture(self) -> CheckOutcome:
+        picture = self.picture()
+        summary = f"exposure {picture['exposure']}, white balance {picture['white_balance']}"
+        return CheckOutcome.passed(summary,
+                                   **picture)
 
     def _check_preset(self, preset: int) -> CheckOutcome:
         self.preset_recall(preset)

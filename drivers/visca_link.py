@@ -73,6 +73,14 @@ def classify(packet: bytes, z: int) -> Reply | None:
     return Reply("other", sock, packet[2:-1], packet)
 
 
+def split_packets(payload: bytes) -> list[bytes]:
+    """``90 41 FF 90 51 FF`` -> [``90 41 FF``, ``90 51 FF``]; a payload not ending FF -> []."""
+    if not payload.endswith(b"\xff"):
+        return []
+    parts = payload[:-1].split(b"\xff")
+    return [part + b"\xff" for part in parts]
+
+
 def is_device_header(head: int) -> bool:
     """A header a camera sends: ``z0`` (z = address + 8, cameras 1-7) or broadcast ``88``."""
     return head == 0x88 or (0x90 <= head <= 0xF0 and head & 0x0F == 0)
@@ -235,8 +243,33 @@ class ViscaLink(ABC):
                 return False
 
     def if_clear(self) -> None:
-        """Empty the camera's command buffers (cancels what is executing)."""
-        self.inquiry(b"\x01\x00\x01")  # answered like an inquiry: z0 50 FF, no ACK
+        """Empty the camera's command buffers (cancels what is executing).
+
+        IF_Clear is a command (category ``01``: payload type 0x0100 over IP, [VISCA-IP-OEM]) that
+        is answered like an inquiry, ``z0 50 FF`` without ACK. Some cameras answer it with an
+        error (``60 02``) or not at all: the buffers are what we wanted cleared, so that is
+        noted once in the transcript and control goes on."""
+        with self._exchange():
+            packet = bytes((0x80 | self.address,)) + b"\x01\x00\x01\xff"
+            self._send(packet, inquiry=False)
+            deadline = time.monotonic() + self.ack_timeout
+            try:
+                while True:
+                    reply = self._next(deadline, "IF_Clear answer")
+                    if self._bookkeep(reply):
+                        continue
+                    if reply.kind in ("answer", "completion"):
+                        break
+                    if reply.kind == "ack":
+                        continue
+                    if reply.kind == "error":
+                        self.transport.transcript.note(
+                            f"IF_Clear answered {reply.raw.hex(' ')}: going on without it")
+                        break
+                    raise ProtocolError(f"unexpected reply {reply.raw.hex(' ')} to IF_Clear",
+                                        device=self.name, data=reply.raw)
+            except DeviceTimeout:
+                self.transport.transcript.note("IF_Clear not answered: going on without it")
         self.in_flight.clear()
 
 
@@ -321,6 +354,7 @@ class IpViscaLink(ViscaLink):
         self._resends = 0
         self._sequence_resets = 0
         self.datagrams_resent = 0
+        self._queued: list[Reply] = []   # further packets of a datagram that carried several
 
     def open(self) -> None:
         self.udp.open()
@@ -351,9 +385,14 @@ class IpViscaLink(ViscaLink):
             # A late reply to a message of the session before (or a late RESET reply): skipped.
             self.udp.transcript.note(f"skipped datagram {packet.hex(' ')} while resetting")
         self.sequence = 0
+        self._queued.clear()
         self.in_flight.clear()
 
     def _send(self, packet: bytes, inquiry: bool) -> None:
+        for stale in self._queued:   # left from the message before: only its sockets matter
+            if stale.kind in ("completion", "error"):
+                self.in_flight.discard(stale.socket)
+        self._queued.clear()
         self.sequence = (self.sequence + 1) & 0xFFFFFFFF
         ptype = T_INQUIRY if inquiry else T_COMMAND
         self._message = ptype + len(packet).to_bytes(2, "big") + self.sequence.to_bytes(4, "big") + packet
@@ -363,6 +402,8 @@ class IpViscaLink(ViscaLink):
 
     def _next(self, deadline: float, what: str) -> Reply:
         while True:
+            if self._queued:
+                return self._queued.pop(0)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise DeviceTimeout(f"no {what} from the camera within the deadline", device=self.name)
@@ -405,16 +446,24 @@ class IpViscaLink(ViscaLink):
             if payload[:1] == b"\x0f":
                 return self._control_error(payload, datagram)
             return None  # a late RESET reply
-        reply = classify(payload, 0x90)
-        if reply is None:
+        packets = split_packets(payload)
+        replies = [classify(p, 0x90) for p in packets]
+        if not packets or any(r is None for r in replies):
             raise ProtocolError(f"VISCA reply {payload.hex(' ')} not from camera 1", device=self.name,
                                 data=datagram)
+        if len(packets) > 1:
+            # Some cameras put an ACK and the completion of a quick command in one datagram:
+            # the meaning is clear, so each packet is taken in turn.
+            self.udp.transcript.note(f"{len(packets)} VISCA packets in one datagram")
+        found = [r for r in replies if r is not None]
         if seq != self.sequence:
             # A late reply to an earlier message: only its socket bookkeeping matters.
-            if reply.kind in ("completion", "error"):
-                self.in_flight.discard(reply.socket)
+            for reply in found:
+                if reply.kind in ("completion", "error"):
+                    self.in_flight.discard(reply.socket)
             return None
-        return reply
+        self._queued.extend(found[1:])
+        return found[0]
 
     def _control_error(self, payload: bytes, datagram: bytes) -> Reply | None:
         code = payload[1] if len(payload) > 1 else 0

@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     "agent": "agent.cli",
     "central": "central.cli",
     "demo": "roomops.demo",
+    "devices": "roomops.probe_cli",
 }
 
 

@@ -18,6 +18,10 @@ Resolution from call rate (what both ends of a video call negotiate; capped by t
     >=  128       352x288    (CIF)
     <   128       176x144    (QCIF)
 
+Standard-definition units (Polycom HDX without the HD option key, 2009-era rooms) cap at
+``SD_MAX_RESOLUTION`` (4CIF, PAL): they call at any rate their line allows, but the picture
+stays 704x576, so a report's HD share counts their calls as SD whatever the rate.
+
 Threading: each party keeps its own state under its own lock; the fabric calls parties only
 after releasing its lock, and parties never hold their lock while calling the fabric, so two
 codecs hanging up on each other at the same time cannot deadlock.
@@ -39,6 +43,9 @@ RATE_RESOLUTIONS: tuple[tuple[int, str], ...] = (
     (128, "352x288"),
     (0, "176x144"),
 )
+
+#: The cap of a standard-definition codec (Polycom HDX without the HD option key).
+SD_MAX_RESOLUTION = "704x576"
 
 
 def resolution_for(rate_kbps: int, max_resolution: str = "1920x1080") -> str:

@@ -20,6 +20,10 @@ Options (``SimSpec.options``), with defaults: ``auth`` (on when a password is se
 Fault knobs (``set_protocol_fault``): ``fan-error``, ``lamp-error``, ``temp-error``,
 ``cover-open``, ``filter-error`` (value ``1`` warning or ``2`` error, default ``2``; filter
 defaults to ``1``) and ``display-failure`` (every set and power command answers ``ERR4``).
+
+Digest: the first command must carry it; the same digest in front of later commands (as some
+controllers send it) is accepted and checked. The quirk ``digest-every-command`` makes the unit
+demand it before every command (off by default).
 """
 
 from __future__ import annotations
@@ -150,6 +154,8 @@ class PJLinkSimulator(DeviceSimulator):
             self.error_status[_KNOB_FIELDS[knob]] = level
         elif knob == "display-failure":
             self.display_failure = value not in ("0", "off", "false")
+        elif knob == "digest-every-command":
+            self.faults.extra[knob] = "1"
         else:
             super().set_protocol_fault(knob, value)
 
@@ -173,14 +179,20 @@ class PJLinkSimulator(DeviceSimulator):
             except TimeoutError:
                 return  # idle disconnect, as real units do
             line = line[:-1]
-            if not authenticated:
+            if self.auth:
+                # The digest must come with the first command; a client that sends it before
+                # every command is accepted too (the same digest, checked each time). With the
+                # ``digest-every-command`` quirk the unit demands it on every command.
                 digest = _DIGEST.match(line)
                 expected = hashlib.md5((challenge + self.password).encode()).hexdigest()
-                if digest is None or digest.group(0).decode() != expected or self.faults.reject_password:
+                needed = not authenticated or "digest-every-command" in self.faults.extra
+                if digest is None and needed or digest is not None and (
+                        digest.group(0).decode() != expected or self.faults.reject_password):
                     conn.send_raw("PJLINK ERRA\r")
                     return
                 authenticated = True
-                line = line[32:]
+                if digest is not None:
+                    line = line[32:]
             conn.send(self.answer(line) + "\r")
 
     def answer(self, line: bytes) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 SIMULATORS: dict[str, str] = {
     "cisco-roomos": "simulators.cisco_roomos:CiscoRoomOSSimulator",
     "poly-group": "simulators.poly_group:PolyGroupSimulator",
+    "polycom-hdx": "simulators.polycom_hdx:PolycomHdxSimulator",
     "sony-visca": "simulators.sony_visca:ViscaCameraSimulator",
     "extron-sis-switcher": "simulators.extron_sis:ExtronSwitcherSimulator",
     "extron-smp-recorder": "simulators.extron_sis:ExtronRecorderSimulator",

@@ -24,7 +24,15 @@ from ``SimSpec.transport``).
 
 Fault knobs: the common ones (``lossy`` drops datagrams both ways) plus ``power-up=SECONDS``
 (commands answer ``6y 41`` for that long, as while powering up) and ``busy`` (both sockets held
-until the knob is cleared, so commands get ``60 03``).
+until the knob is cleared, so commands get ``60 03``). Quirks of real units, off by default:
+``coalesce`` (over IP, ACK and completion of a quick command in one datagram) and
+``if-clear-error`` (IF_Clear answered ``60 02``).
+
+Power: CAM_Power On while the camera is on completes at once; while it is powering up, a
+repeated one is answered ``61 41`` (not executable) without taking a socket.
+
+Inquiries: power, version, pan/tilt, zoom, focus mode, focus position (``04 48``), exposure mode
+(``04 39``), white balance (``04 35``) and backlight (``04 33``).
 """
 
 from __future__ import annotations
@@ -50,6 +58,11 @@ T_COMMAND, T_INQUIRY, T_REPLY, T_SETTING = b"\x01\x00", b"\x01\x10", b"\x01\x11"
 T_CONTROL, T_CONTROL_REPLY = b"\x02\x00", b"\x02\x01"
 
 Emit = Callable[[bytes], None]
+
+#: Quirks of real units (off by default: the simulator is faithful without them).
+#: ``coalesce``: over IP, the ACK and the completion of a quick command come in one datagram;
+#: ``if-clear-error``: IF_Clear is answered with a syntax error (``60 02``).
+QUIRKS = ("coalesce", "if-clear-error")
 
 
 def nibbles(value: int, count: int = 4) -> bytes:
@@ -106,6 +119,11 @@ class ViscaCameraSimulator(DeviceSimulator):
         self.presets: dict[int, tuple[int, int, int]] = {}
         self.busy_knob = False
         self.jobs: dict[int, threading.Event] = {}     # socket -> cancel flag
+        self.job_kinds: dict[int, str] = {}            # socket -> what runs there
+        self.focus_position = 0x1000                   # what the four picture inquiries read
+        self.exposure_mode = 0x00  # 00 auto 03 manual 0A shutter 0B iris 0D bright
+        self.white_balance = 0x00  # 00 auto 01 indoor 02 outdoor 03 one push 05 manual
+        self.backlight = False
         self.commands_executed: list[str] = []
         self._state = threading.RLock()
         self._drive = (0, 0, 0.0)                      # pan dir, tilt dir, since
@@ -170,6 +188,8 @@ class ViscaCameraSimulator(DeviceSimulator):
             self.power_up_until = time.monotonic() + float(value or 2.0)
         elif knob == "busy":
             self.busy_knob = value not in ("0", "off", "false")
+        elif knob in QUIRKS:
+            self.faults.extra[knob] = "1"
         else:
             super().set_protocol_fault(knob, value)
 
@@ -261,13 +281,16 @@ class ViscaCameraSimulator(DeviceSimulator):
         if len(body) == 1 and body[0] & 0xF0 == 0x20:
             self._cancel(body[0] & 0x0F, z, emit)
         elif body == b"\x01\x00\x01":
+            if "if-clear-error" in self.faults.extra:
+                emit(bytes((z, 0x60, 0x02, 0xFF)))
+                return
             self._if_clear()
             emit(bytes((z, 0x50, 0xFF)))
         elif body[:1] == b"\x09":
             data = self._inquiry(body[1:])
             emit(bytes((z, 0x60, 0x02, 0xFF)) if data is None else bytes((z, 0x50)) + data + b"\xff")
         elif body[:1] == b"\x01":
-            self._command(body[1:], z, emit)
+            self._command(body[1:], z, emit, coalesce=over_ip and "coalesce" in self.faults.extra)
         else:
             emit(bytes((z, 0x60, 0x02, 0xFF)))
 
@@ -308,6 +331,14 @@ class ViscaCameraSimulator(DeviceSimulator):
                 return nibbles(self.zoom)
             if q == b"\x04\x38":
                 return b"\x02" if self.focus_auto else b"\x03"
+            if q == b"\x04\x48":                          # CAM_FocusPosInq -> 0p 0q 0r 0s
+                return nibbles(self.focus_position)
+            if q == b"\x04\x39":                          # CAM_AEModeInq
+                return bytes((self.exposure_mode,))
+            if q == b"\x04\x35":                          # CAM_WBModeInq
+                return bytes((self.white_balance,))
+            if q == b"\x04\x33":                          # CAM_BackLightModeInq: 02 on, 03 off
+                return b"\x02" if self.backlight else b"\x03"
         return None
 
     def _parse(self, c: bytes) -> tuple[str, Callable[[], None], float] | None:
@@ -346,13 +377,21 @@ class ViscaCameraSimulator(DeviceSimulator):
             return "focus-drive", lambda: None, 0.0
         return None
 
-    def _command(self, c: bytes, z: int, emit: Emit) -> None:
+    def _command(self, c: bytes, z: int, emit: Emit, *, coalesce: bool = False) -> None:
         parsed = self._parse(c)
         if parsed is None:
             emit(bytes((z, 0x60, 0x02, 0xFF)))
             return
         kind, effect, seconds = parsed
         with self._state:
+            if kind == "power" and c == b"\x04\x00\x02":
+                if any(self.job_kinds.get(s) == "power" for s in self.jobs):
+                    # Powering up already: a repeated power-on is not executable, it takes no
+                    # socket (a third would otherwise find the buffer full) [Sony-FCB].
+                    emit(bytes((z, 0x61, 0x41, 0xFF)))
+                    return
+                if self.camera_on and time.monotonic() >= self.power_up_until:
+                    seconds = 0.0          # already on: nothing to wait for
             free = [s for s in (1, 2) if s not in self.jobs]
             if self.busy_knob or not free:
                 emit(bytes((z, 0x60, 0x03, 0xFF)))
@@ -368,12 +407,17 @@ class ViscaCameraSimulator(DeviceSimulator):
                 return
             self.commands_executed.append(c.hex(" "))
             if seconds <= 0:
-                emit(bytes((z, 0x40 | sock, 0xFF)))
                 effect()
-                emit(bytes((z, 0x50 | sock, 0xFF)))
+                ack, done = bytes((z, 0x40 | sock, 0xFF)), bytes((z, 0x50 | sock, 0xFF))
+                if coalesce:
+                    emit(ack + done)
+                else:
+                    emit(ack)
+                    emit(done)
                 return
             cancel = threading.Event()
             self.jobs[sock] = cancel
+            self.job_kinds[sock] = kind
             if kind == "power":
                 self.power_up_until = time.monotonic() + seconds
             emit(bytes((z, 0x40 | sock, 0xFF)))
@@ -390,6 +434,7 @@ class ViscaCameraSimulator(DeviceSimulator):
                     if cancel.is_set() or self.stopping or generation != self.session_generation:
                         return
                     self.jobs.pop(sock, None)
+                    self.job_kinds.pop(sock, None)
                     effect()
                 emit(bytes((z, 0x50 | sock, 0xFF)))
             except ConnectionClosed:

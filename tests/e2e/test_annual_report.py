@@ -254,12 +254,15 @@ def check_meetings(before: dict[str, Any], after: dict[str, Any], log: Log) -> N
 
 
 def check_calls(before: dict[str, Any], after: dict[str, Any], log: Log, hd_kbps: int) -> None:
-    """Each site of each meeting is one call; HD when its codec connected at the HD rate or more."""
+    """Each site of each meeting is one call; HD when its codec connected with 720 lines or more
+    (an SD codec, Xining's HDX, calls at the HD rate and still counts as SD)."""
     mine = [(m.id, site, call) for m in log.meetings for site, call in m.calls.items()]
-    hd = [c for c in mine if c[2][0] >= hd_kbps]
+    hd = [c for c in mine if c[2][2]]
     for meeting, site, (rate, resolution, flag) in mine:
-        assert flag == (rate >= hd_kbps), (meeting, site, rate, resolution, flag)   # the codec agrees
-        assert not flag or resolution.endswith("1080"), (meeting, site, rate, resolution)
+        lines = int(resolution.split("x")[1])
+        assert flag == (lines >= 720), (meeting, site, rate, resolution, flag)   # the codec agrees
+        assert not flag or (rate >= hd_kbps and resolution.endswith("1080")), (
+            meeting, site, rate, resolution)
     tb, ta = before["totals"], after["totals"]
     assert ta["calls"] == tb["calls"] + len(mine), (tb, ta)
     assert ta["calls_hd"] == tb["calls_hd"] + len(hd), (tb, ta)
@@ -270,7 +273,7 @@ def check_calls(before: dict[str, Any], after: dict[str, Any], log: Log, hd_kbps
     for site in sa:
         calls = [c for c in mine if c[1] == site]
         assert sa[site]["calls"] == sb[site]["calls"] + len(calls), (site, sb[site], sa[site])
-        assert sa[site]["calls_hd"] == sb[site]["calls_hd"] + sum(1 for c in calls if c[2][0] >= hd_kbps)
+        assert sa[site]["calls_hd"] == sb[site]["calls_hd"] + sum(1 for c in calls if c[2][2])
 
 
 def check_maintenance(before: dict[str, Any], after: dict[str, Any], log: Log) -> None:

@@ -208,7 +208,8 @@ def test_selftest_checks(loopback: str) -> None:
     with udp_cam(loopback) as sim, udp_driver(sim) as cam:
         sim.camera_on = False
         checks = {c.name: c for c in cam.selftest_checks({"preset": 2, "model": "SRG-300H"})}
-        assert list(checks) == ["camera.power", "camera.position", "camera.preset_recall", "camera.identity"]
+        assert list(checks) == ["camera.power", "camera.position", "camera.preset_recall", "camera.picture",
+                               "camera.identity"]
         for check in checks.values():
             assert check.run().status == CheckStatus.PASS, check.name
         assert sim.camera_on
