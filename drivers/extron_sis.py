@@ -231,8 +231,17 @@ class ExtronSisDriver(Driver):
         part = self.part_number()
         firmware = self.firmware()
         model = session.banner.model or str(self.endpoint.options.get("model", ""))
-        return Identity(vendor="Extron", model=model, serial=str(self.endpoint.options.get("serial", "")),
+        return Identity(vendor="Extron", model=model, serial=self.serial_number(),
                         firmware=firmware, extra={"part": part, "login": session.login_level})
+
+    def serial_number(self) -> str:
+        """From the unit where its model reports one (option ``serial_query``: the Escape-command
+        body, e.g. ``"99I"`` [unverified, per model]; reply pattern ``serial_reply``), else ""."""
+        query = str(self.endpoint.options.get("serial_query", ""))
+        if not query:
+            return str(self.endpoint.options.get("serial", ""))
+        reply = str(self.endpoint.options.get("serial_reply", r"(?:\w+ )?([0-9A-Za-z-]+)"))
+        return str(self.command(f"\x1b{query}\r", reply).group(1))
 
     def reboot(self, wait: bool = True, timeout: float | None = None) -> float | None:
         started = time.monotonic()

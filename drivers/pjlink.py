@@ -213,7 +213,8 @@ class PJLinkDisplayDriver(Driver):
     def lamp_hours(self) -> list[int]:
         text = self.query("LAMP")
         parts = text.split()
-        if not parts or len(parts) % 2 or not all(p.isdigit() for p in parts):
+        # [0-9]+, not str.isdigit(): that accepts Latin-1 digits such as '\xb2' which int() refuses.
+        if not parts or len(parts) % 2 or not all(re.fullmatch(r"[0-9]+", p) for p in parts):
             raise ProtocolError(f"LAMP answered {text!r}", device=self.name, data=text)
         return [int(h) for h in parts[0::2]]
 

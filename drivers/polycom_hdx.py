@@ -59,6 +59,12 @@ class PolycomHdxDriver(PolyGroupDriver):
         if endpoint.transport == "serial":
             self.port = 0
 
+    def _streams(self) -> tuple[Any, Any]:
+        """(transport, line reader): the codec base gives both, or one transport that frames
+        lines itself (the shared line buffer of the codec channels)."""
+        io: Any = self._io()
+        return (io[0], io[1]) if isinstance(io, tuple) else (io, io)
+
     @property
     def over_serial(self) -> bool:
         return self.endpoint.transport == "serial"
@@ -76,7 +82,7 @@ class PolycomHdxDriver(PolyGroupDriver):
     def _login(self) -> None:
         """Telnet: the unit speaks first (``Password:`` or the welcome). Serial: silence until
         we send something, so we ask ``whoami`` and answer a password prompt if one comes."""
-        transport, rx = self._io()
+        transport, rx = self._streams()
         deadline = time.monotonic() + self.login_timeout
         sent_password = False
         wake_at = float("inf")
@@ -93,7 +99,7 @@ class PolycomHdxDriver(PolyGroupDriver):
                 tail = rx.pending_text()
                 m = _LOGIN_PROMPT.search(tail)
                 if m:
-                    rx.reset()
+                    _forget(rx)
                     if m.group(1).lower().startswith("user"):
                         transport.write((self.endpoint.username or "admin").encode() + b"\r")
                     elif sent_password:
@@ -103,7 +109,7 @@ class PolycomHdxDriver(PolyGroupDriver):
                         sent_password = True
                     continue
                 if time.monotonic() >= deadline:
-                    rx.reset()
+                    _forget(rx, stale=True)
                     raise DeviceTimeout("no login prompt or welcome within the deadline", device=self.name)
                 if rx.fill(min(deadline, wake_at)):
                     wake_at = float("inf")   # it answers: no more wake-up lines
@@ -128,10 +134,10 @@ class PolycomHdxDriver(PolyGroupDriver):
         silence."""
         if not self.over_serial:
             return super()._read_until_dropped(deadline)
-        transport, rx = self._io()
+        transport, rx = self._streams()
         transport.drain()        # the echo of the reboot command
         while time.monotonic() < deadline:
-            rx.reset()
+            _forget(rx)
             transport.write(self.serial_wake.encode() + b"\r")
             quiet_until = min(deadline, time.monotonic() + SERIAL_WAKE_INTERVAL)
             heard = False
@@ -145,7 +151,7 @@ class PolycomHdxDriver(PolyGroupDriver):
     def _command(self, command: str, accept: Any, timeout: float | None = None) -> str:
         """As on Group Series, but the first copy of the command line is the echo, never the
         acknowledgement (the HDX echoes invalid commands too)."""
-        _, rx = self._io()
+        _, rx = self._streams()
         self._send(command)
         echo_pending = self.api_echo
         deadline = time.monotonic() + (timeout or self.endpoint.timeout)
@@ -166,3 +172,11 @@ class PolycomHdxDriver(PolyGroupDriver):
                 continue
             raise ProtocolError(f"unexpected reply to {command!r}: {text[:80]!r}", device=self.name,
                                 data=text)
+
+
+def _forget(rx: Any, *, stale: bool = False) -> None:
+    """Drop the partial input, whichever line reader the codec base provides."""
+    if hasattr(rx, "discard_pending"):
+        rx.discard_pending(stale=stale)
+    else:
+        rx.reset()

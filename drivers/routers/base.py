@@ -297,7 +297,11 @@ class NetmikoRouterDriver(RouterSession):
 
 
 def ping_result(target: str, sent: int, received: int, rtt_min: int | None, rtt_avg: int | None,
-                 rtt_max: int | None) -> dict[str, Any]:
+                 rtt_max: int | None, *, device: str = "", text: str = "") -> dict[str, Any]:
+    if received > sent:
+        # More echoes back than sent: a garbled reply, not a loss figure.
+        raise ProtocolError(f"ping output says {received} of {sent} received", device=device,
+                            data=text[-300:])
     return {"target": target, "sent": sent, "received": received,
             "loss": round(1 - received / sent, 4) if sent else 1.0,
             "rtt_ms": rtt_avg, "rtt_min_ms": rtt_min, "rtt_max_ms": rtt_max}

@@ -101,7 +101,8 @@ class CiscoIosRouterDriver(NetmikoRouterDriver):
         if m is None:
             raise ProtocolError("no success rate in ping output", device=self.name, data=text[-300:])
         received, sent = int(m.group(2)), int(m.group(3))
-        return ping_result(target, sent, received, *(int(g) if g else None for g in m.group(4, 5, 6)))
+        return ping_result(target, sent, received, *(int(g) if g else None for g in m.group(4, 5, 6)),
+                           device=self.name, text=text)
 
     def running_config(self) -> str:
         return self.run("show running-config")

@@ -83,7 +83,7 @@ class HuaweiVrpRouterDriver(NetmikoRouterDriver):
             raise ProtocolError("no packet counts in ping output", device=self.name, data=text[-300:])
         rtt = _VRP_RTT.search(text)
         figures = tuple(int(g) for g in rtt.groups()) if rtt else (None, None, None)
-        return ping_result(target, int(m.group(1)), int(m.group(2)), *figures)
+        return ping_result(target, int(m.group(1)), int(m.group(2)), *figures, device=self.name, text=text)
 
     def running_config(self) -> str:
         return self.run("display current-configuration")

@@ -33,8 +33,13 @@ class ExtronSisSimulator(DeviceSimulator):
     def __init__(self, *, host: str = "127.0.0.1", port: int = TELNET_PORT, serial: bool = False,
                  baudrate: int = 9600, serial_link: str | None = None, password: str = "",
                  user_password: str = "", model: str | None = None, part: str | None = None,
-                 firmware: str = "1.13", idle_timeout: float = 300.0, **kw: Any) -> None:
+                 firmware: str = "1.13", idle_timeout: float = 300.0, serial_number: str = "",
+                 serial_query: str = "", **kw: Any) -> None:
         super().__init__(host=host, port=port, password=password, **kw)
+        # Which SIS command reports the serial number differs by model (many report none):
+        # ``serial_query`` is its Escape-command body here, answered with the bare serial.
+        self.serial_number = serial_number
+        self.serial_query = serial_query.upper()
         self.serial = serial
         self.baudrate = baudrate
         self.serial_link = serial_link
@@ -59,6 +64,7 @@ class ExtronSisSimulator(DeviceSimulator):
             "user_password": str(o.get("user_password", "")), "boot_time": spec.boot_time,
             "firmware": spec.identity.get("firmware", str(o.get("firmware", "1.13"))),
             "idle_timeout": float(o.get("idle_timeout", 300.0)),
+            "serial_number": spec.identity.get("serial", ""), "serial_query": str(o.get("serial_query", "")),
         }
         if spec.identity.get("model") or o.get("model"):
             kw["model"] = spec.identity.get("model") or str(o["model"])
@@ -213,6 +219,8 @@ class ExtronSisSimulator(DeviceSimulator):
 
     def escape_command(self, conn: SimConnection, body: str) -> str:
         upper = body.upper()
+        if self.serial_query and upper == self.serial_query:
+            return self.serial_number or "E14"
         admin = conn.state.get("level") == "Administrator"
         m = re.fullmatch(r"(\d)?CV", upper)
         if m:

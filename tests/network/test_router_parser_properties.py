@@ -88,10 +88,6 @@ def test_well_formed_ping_output_reads_back(cls: type[NetmikoRouterDriver], rend
         assert (result["rtt_min_ms"], result["rtt_ms"], result["rtt_max_ms"]) == rtt
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="drivers/routers.py _ping_result: a garbled reply with more received than "
-                          "sent (e.g. 'Success rate is 100 percent (7/5)') gives a negative loss "
-                          "instead of a ProtocolError (for dev-*: refuse received > sent)")
 @pytest.mark.parametrize("cls", DIALECTS)
 @SETTINGS
 @given(text=st.text(max_size=200))

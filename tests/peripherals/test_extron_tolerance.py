@@ -51,3 +51,15 @@ def test_garbage_instead_of_the_banner_is_refused(loopback: str) -> None:
         sim.set_fault("garbage")
         with pytest.raises(ProtocolError):
             ExtronSwitcherDriver(telnet_endpoint(sim, banner_wait=0.3), name="lab.switcher").connect()
+
+
+def test_serial_number_where_the_model_reports_one(loopback: str) -> None:
+    """Which SIS command reports the serial is per model (option ``serial_query``); without it the
+    profile's serial is all we have."""
+    with switcher(loopback, serial_number="A06088D2", serial_query="99I") as sim:
+        with ExtronSwitcherDriver(telnet_endpoint(sim, serial_query="99I"), name="lab.switcher") as driver:
+            ident = driver.identify()
+            assert (ident.serial, ident.firmware, ident.extra["part"]) == (
+                "A06088D2", "1.13.0001", "60-882-01")
+        with ExtronSwitcherDriver(telnet_endpoint(sim), name="lab.switcher") as plain:
+            assert plain.identify().serial == ""

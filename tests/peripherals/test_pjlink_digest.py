@@ -59,3 +59,14 @@ def test_unit_that_demands_the_digest_every_time(loopback: str) -> None:
             once.query("INF1")
             once.query("NAME")             # without the option the unit refuses the second one
         once.close()
+
+
+def test_lamp_hours_with_latin1_digits_is_a_protocol_error(loopback: str) -> None:
+    """``'\\xb2'.isdigit()`` is true but int() refuses it: the parser must say ProtocolError."""
+    from drivers.errors import ProtocolError
+
+    with make_sim(loopback) as sim, driver_for(sim) as display:
+        assert display.lamp_hours() == [sim.lamp_hours]
+        display.query = lambda cmd, cls="1": "\xb2 1"  # type: ignore[method-assign]
+        with pytest.raises(ProtocolError):
+            display.lamp_hours()
