@@ -146,8 +146,9 @@ def by_site(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 # -- what the test does -------------------------------------------------------------------------------
 def start_power_cycle(stack: Stack, device: str) -> tuple[datetime, str]:
-    before = stack.get(f"/api/v1/devices/{device}")
-    assert before["up"] is True, before
+    # before its first health poll a device is "unknown" (up null), never assumed up
+    stack.wait_for(lambda: stack.get(f"/api/v1/devices/{device}")["up"] is True, 60,
+                   f"{device} polled up before the power cycle", interval=0.2)
     posted = now()
     return posted, post_command(stack, device, {"kind": "power_cycle"})
 
