@@ -23,7 +23,6 @@ from typing import Any
 
 from drivers.codec_common import (
     CodecDriverBase,
-    LineBuffer,
     RateLimiter,
     call_state,
     opt,
@@ -76,7 +75,6 @@ class PolyGroupDriver(CodecDriverBase):
         self.network_effect = str(opt(o, "network_takes_effect", "reboot"))
         self.dial_timeout = float(opt(o, "dial_timeout", endpoint.timeout))
         self._transport: Transport | None = None
-        self._rx: LineBuffer | None = None
         self._welcome: dict[str, str] = {}
         self._calls: dict[str, CallInfo] = {}
         self._ended: dict[str, str] = {}      # call id -> cause code
@@ -88,7 +86,6 @@ class PolyGroupDriver(CodecDriverBase):
         transport = self._make_transport(connect_timeout)
         transport.open()
         self._transport = transport
-        self._rx = LineBuffer(transport)
         self._calls.clear()
         try:
             self._login()
@@ -101,7 +98,7 @@ class PolyGroupDriver(CodecDriverBase):
             raise
 
     def _login(self) -> None:
-        transport, rx = self._io()
+        transport = rx = self._io()
         deadline = time.monotonic() + self.login_timeout
         prompt_re = re.compile(r"(User(name)?|Password)\s*:\s*$", re.I)
         sent_password = False
@@ -111,7 +108,7 @@ class PolyGroupDriver(CodecDriverBase):
                 tail = rx.pending_text()
                 m = prompt_re.search(tail)
                 if m:
-                    rx.reset()
+                    rx.discard_pending()
                     if m.group(1).lower().startswith("user"):
                         transport.write((self.endpoint.username or "admin").encode() + b"\r")
                     elif sent_password:
@@ -123,7 +120,7 @@ class PolyGroupDriver(CodecDriverBase):
                 self._check_prefix(tail)
                 if time.monotonic() >= deadline or not rx.fill(deadline):
                     if time.monotonic() >= deadline:
-                        rx.reset()
+                        rx.discard_pending(stale=True)
                         raise DeviceTimeout("no login prompt or welcome within the deadline",
                                             device=self.name)
                 continue
@@ -146,17 +143,17 @@ class PolyGroupDriver(CodecDriverBase):
             raise ProtocolError(f"unexpected text: {text[:60]!r}", device=self.name, data=text)
 
     def _read_welcome(self, first: str, deadline: float) -> dict[str, str]:
-        _, rx = self._io()
+        rx = self._io()
         info = {"System Name": re.sub(rf"^{WELCOME}\s*:?\s*", "", first).strip()}
         while True:
             line = rx.take_line()
             if line is None:
                 if self.prompt.fullmatch(rx.pending_text()) or self.prompt.match(rx.pending_text()):
-                    rx.reset()
+                    rx.discard_pending()
                     return info
                 if time.monotonic() >= deadline or not rx.fill(deadline):
                     if time.monotonic() >= deadline:
-                        rx.reset()
+                        rx.discard_pending(stale=True)
                         raise DeviceTimeout("welcome block did not end", device=self.name)
                 continue
             text = _strip_prompt(line)
@@ -170,7 +167,7 @@ class PolyGroupDriver(CodecDriverBase):
     # command / reply -------------------------------------------------------------------------------
     def _pace(self) -> None:
         """Spend the pacing gap reading notifications."""
-        _, rx = self._io()
+        rx = self._io()
         wait = self.pacer.remaining()
         if wait <= 0:
             return
@@ -183,21 +180,21 @@ class PolyGroupDriver(CodecDriverBase):
             rx.fill(deadline)
 
     def _send(self, command: str) -> None:
-        transport, _ = self._io()
+        transport = self._io()
         self._pace()
         self._drain_notifications()
         transport.write(command.encode("utf-8") + b"\r")
         self.pacer.mark()
 
     def _drain_notifications(self) -> None:
-        _, rx = self._io()
+        rx = self._io()
         while (line := rx.take_line()) is not None:
             self._dispatch_unsolicited(_strip_prompt(line))
 
     def _command(self, command: str, accept: Any, timeout: float | None = None) -> str:
         """Send ``command``; return the first reply line ``accept(line)`` takes. ``error:``
         lines become ``CommandRejected``; unknown lines ``ProtocolError``."""
-        _, rx = self._io()
+        rx = self._io()
         self._send(command)
         deadline = time.monotonic() + (timeout or self.endpoint.timeout)
         while True:
@@ -219,7 +216,7 @@ class PolyGroupDriver(CodecDriverBase):
     def _block(self, command: str, first: Any, end: Any, single: Any = None) -> list[str]:
         """Lines of a multi-line reply from the line ``first`` accepts to the one ``end`` accepts;
         ``single`` accepts a one-line answer instead (e.g. ``system is not in a call``)."""
-        _, rx = self._io()
+        rx = self._io()
         opener = self._command(command, lambda ln: first(ln) or (single is not None and single(ln)))
         if single is not None and single(opener) and not first(opener):
             return [opener]
@@ -326,7 +323,7 @@ class PolyGroupDriver(CodecDriverBase):
         known = set(self._calls) | set(self._ended)
         command = f'dial manual {int(rate)} "{uri}" {protocol}'
         self._command(command, lambda ln: ln == "dialing manual")
-        _, rx = self._io()
+        rx = self._io()
         deadline = time.monotonic() + self.dial_timeout
         call_id: str | None = None
         while True:
@@ -355,7 +352,7 @@ class PolyGroupDriver(CodecDriverBase):
                                     data=text)
 
     def wait_for_call(self, call_id: str, states: tuple[str, ...], timeout: float) -> CallInfo | None:
-        _, rx = self._io()
+        rx = self._io()
         deadline = time.monotonic() + timeout
         while True:
             if call_id in self._ended and call_id not in self._calls:

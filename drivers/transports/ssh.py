@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import fcntl
 import os
 import socket
+import tempfile
 import threading
 
 import paramiko
@@ -60,7 +62,7 @@ class SshTransport(Transport):
     @property
     def host_key_name(self) -> str:
         """The host as known_hosts names it: bare for port 22, ``[host]:port`` otherwise."""
-        return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+        return known_hosts_name(self.host, self.port)
 
     # -- open / close ----------------------------------------------------------------------------
     def _open(self) -> None:
@@ -183,13 +185,8 @@ class SshTransport(Transport):
             self.transcript.note(f"trusted new host key of {name} for this session only: "
                                  f"{key.get_name()} {key.fingerprint}")
             return
-        directory = os.path.dirname(self.known_hosts)
         try:
-            if directory:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
-            fd = os.open(self.known_hosts, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            with os.fdopen(fd, "a") as fh:
-                fh.write(f"{name} {key.get_name()} {key.get_base64()}\n")
+            append_known_hosts(self.known_hosts, [f"{name} {key.get_name()} {key.get_base64()}"])
         except OSError as exc:
             raise HostKeyError(f"cannot record the host key of {name} in {self.known_hosts}: {exc}",
                                device=self.name) from exc
@@ -224,6 +221,65 @@ class SshTransport(Transport):
         if not data:
             raise Disconnected(f"{self.describe()} closed the session", device=self.name)
         return data
+
+
+def known_hosts_name(host: str, port: int) -> str:
+    """The host as known_hosts names it: bare for port 22, ``[host]:port`` otherwise."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def append_known_hosts(path: str, lines: list[str]) -> None:
+    """Add lines to a known_hosts file atomically: the whole new file is written next to it
+    (0600) and renamed into place, so a crash or a concurrent reader never sees half a file."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    # Several sessions (and agent processes) may pin keys at once: one writer at a time, or a
+    # read-modify-rename would lose the other's line.
+    lock_fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        _rewrite_with(path, directory, lines)
+    finally:
+        os.close(lock_fd)   # releases the lock
+
+
+def _rewrite_with(path: str, directory: str, lines: list[str]) -> None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        text = ""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    text += "".join(line + "\n" for line in lines)
+    fd, tmp = tempfile.mkstemp(prefix=".known_hosts.", dir=directory)   # mkstemp makes it 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def carry_host_key(path: str, port: int, old_host: str, new_host: str) -> bool:
+    """Pin the key known for ``old_host`` under ``new_host`` too (a unit we moved ourselves, over
+    an authenticated session, answers on its new address with the same key). False when there
+    was nothing to carry."""
+    if not path or not os.path.exists(path):
+        return False
+    old_name, new_name = known_hosts_name(old_host, port), known_hosts_name(new_host, port)
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        entries = [e for e in map(_parse_known_hosts_line, fh.read().splitlines()) if e is not None]
+    lines = [f"{new_name} {e.key.get_name()} {e.key.get_base64()}" for e in entries
+             if old_name in e.hostnames and new_name not in e.hostnames]
+    if not lines:
+        return False
+    append_known_hosts(path, lines)
+    return True
 
 
 def _parse_known_hosts_line(line: str) -> HostKeyEntry | None:
