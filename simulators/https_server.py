@@ -157,8 +157,8 @@ class HttpConnection(SimConnection):
         self.sock = sock
 
     def _recv(self, timeout: float) -> bytes:
-        self.sock.settimeout(max(timeout, 0.001))
         try:
+            self.sock.settimeout(max(timeout, 0.001))
             data = self.sock.recv(65536)
         except (TimeoutError, ssl.SSLWantReadError):
             return b""
@@ -169,8 +169,8 @@ class HttpConnection(SimConnection):
         return data
 
     def _send(self, data: bytes) -> None:
-        self.sock.settimeout(5.0)
         try:
+            self.sock.settimeout(5.0)
             self.sock.sendall(data)
         except (OSError, ValueError) as exc:
             raise ConnectionClosed(f"{self.peer}: {exc}") from exc

@@ -15,11 +15,12 @@ device's reason; a line that fits neither grammar is a ``ProtocolError``.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from abc import ABC, abstractmethod
 
 from drivers.cisco_roomos.xapi import FeedbackSink, Leaf, Reply, unquote
-from drivers.errors import CommandRejected, Disconnected, ProtocolError
+from drivers.errors import CommandRejected, DeviceTimeout, Disconnected, ProtocolError
 from drivers.transports.base import Transport
 
 LINE_VALUE = re.compile(r"^\*([scer]) (.*?): ?(.*)$")
@@ -93,12 +94,25 @@ class StreamChannel(XapiChannel):
         return got
 
     def wait_dropped(self, deadline: float) -> bool:
+        if self.link.scheme == "serial":
+            return self._serial_went_quiet(deadline)
         try:
             while time.monotonic() < deadline:
                 self.link.fill(deadline)
                 self.link.pending.clear()
         except Disconnected:
             return True
+        return False
+
+    def _serial_went_quiet(self, deadline: float) -> bool:
+        """An RS-232 line never drops: the unit is restarting once it stops answering."""
+        pause = threading.Event()   # waiting between probes is not waiting for a reply
+        while time.monotonic() < deadline:
+            try:
+                self.exchange("xStatus SystemUnit ProductId", min(deadline, time.monotonic() + 1.0))
+            except (DeviceTimeout, Disconnected):
+                return True
+            pause.wait(max(min(0.2, deadline - time.monotonic()), 0.0))
         return False
 
 

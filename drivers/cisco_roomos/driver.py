@@ -327,19 +327,31 @@ class CiscoRoomOSDriver(CodecDriverBase):
         self._exchange(f'xConfiguration {self._paths()[key]}: "{text}"')
 
     def _after_apply(self, changed: list[str]) -> None:
-        if "network.ipv4.address" in changed and self._new_host and self.endpoint.transport != "serial":
-            # The unit answers on its new address right away; this session is gone.
-            self.close()
-            if self.endpoint.transport == "ssh":
-                from drivers.transports.ssh import carry_host_key
+        if "network.ipv4.address" not in changed or not self._new_host:
+            return
+        if self.endpoint.transport == "serial":
+            self.host = self._new_host   # the RS-232 line does not care: the session goes on
+            return
+        # The unit answers on its new address right away; this session is gone. We moved it
+        # ourselves over an authenticated session: pin its SSH key / TLS certificate under the
+        # new address too, so the reconnect is not refused as an unknown host.
+        self.close()
+        if self._carry_pin(self.host, self._new_host):
+            self.transcript.note(f"key pinned for {self._new_host} (unit moved from {self.host})")
+        self.host = self._new_host
+        self.reconnect_until(time.monotonic() + self.endpoint.boot_time + 30.0)
 
-                # We moved the unit ourselves over an authenticated session: pin its key under
-                # the new address too, so the reconnect is not refused as an unknown host.
-                if carry_host_key(self.endpoint.known_hosts, self.port, self.host, self._new_host):
-                    self.transcript.note(f"host key pinned for {self._new_host} "
-                                         f"(unit moved from {self.host})")
-            self.host = self._new_host
-            self.reconnect_until(time.monotonic() + self.endpoint.boot_time + 30.0)
+    def _carry_pin(self, old: str, new: str) -> bool:
+        if self.endpoint.transport == "ssh":
+            from drivers.transports.ssh import carry_host_key
+
+            return carry_host_key(self.endpoint.known_hosts, self.port, old, new)
+        if self.endpoint.transport == "https":
+            from drivers.cisco_roomos.http_channel import pin_file_of
+            from drivers.transports.http import carry_pin
+
+            return carry_pin(pin_file_of(self.endpoint), self.port, old, new)
+        return False
 
     # reboot ----------------------------------------------------------------------------------------
     def _send_reboot(self) -> None:

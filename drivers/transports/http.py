@@ -289,7 +289,13 @@ class HttpTransport:
             conn.sock.settimeout(max(timeout, 0.01))
             conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
-            data = resp.read(MAX_BODY + 1)
+            if resp.length is not None and resp.length > MAX_BODY:
+                conn.close()
+                raise ProtocolError(f"reply from {self.describe()} announces {resp.length} bytes "
+                                    f"(more than {MAX_BODY})", device=self.name)
+            # With a length, read() raises IncompleteRead when the unit hangs up half-way;
+            # without one the read is bounded.
+            data = resp.read() if resp.length is not None else resp.read(MAX_BODY + 1)
         except DeviceError:
             conn.close()
             raise

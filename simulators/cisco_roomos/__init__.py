@@ -44,6 +44,12 @@ class CiscoRoomOSSimulator(TerminalSessions, XmlHttpApi):
             return
         self.handle_stream(conn)
 
+    def move_to(self, host: str) -> None:
+        if self.transport == "serial":
+            self.host = host   # the RS-232 line keeps its session when the IP address changes
+            return
+        super().move_to(host)
+
     def on_shutdown(self) -> None:
         self.http_sessions().clear()   # a reboot forgets every web session
         super().on_shutdown()

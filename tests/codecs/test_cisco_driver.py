@@ -12,7 +12,8 @@ from simulators.cisco_roomos import CiscoRoomOSSimulator
 
 
 def test_session_setup(cisco: CiscoRoomOSDriver, cisco_flavour: str) -> None:
-    assert cisco.mode == ("json" if cisco_flavour == "ssh-json" else "terminal")
+    expected = {"ssh-json": "json", "serial": "json", "https": "xml", "http": "xml"}.get(cisco_flavour, "terminal")
+    assert cisco.mode == expected
     assert cisco.is_tc == (cisco_flavour == "tcp-tc")
 
 
