@@ -107,7 +107,8 @@ def cisco_flavour(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def cisco_sim(loopback: str, fabric: CallFabric, cisco_flavour: str) -> Iterator[CiscoRoomOSSimulator]:
     kw: dict[str, object] = {}
-    transport = {"tcp-tc": "tcp", "https": "https", "http": "http", "serial": "serial"}.get(cisco_flavour, "ssh")
+    transports = {"tcp-tc": "tcp", "https": "https", "http": "http", "serial": "serial"}
+    transport = transports.get(cisco_flavour, "ssh")
     if cisco_flavour == "tcp-tc":
         kw["firmware"] = "TC7.3.6"
     sim = make_cisco_sim(loopback, fabric, transport, **kw)

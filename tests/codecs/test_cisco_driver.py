@@ -12,7 +12,8 @@ from simulators.cisco_roomos import CiscoRoomOSSimulator
 
 
 def test_session_setup(cisco: CiscoRoomOSDriver, cisco_flavour: str) -> None:
-    expected = {"ssh-json": "json", "serial": "json", "https": "xml", "http": "xml"}.get(cisco_flavour, "terminal")
+    modes = {"ssh-json": "json", "serial": "json", "https": "xml", "http": "xml"}
+    expected = modes.get(cisco_flavour, "terminal")
     assert cisco.mode == expected
     assert cisco.is_tc == (cisco_flavour == "tcp-tc")
 
