@@ -44,6 +44,12 @@ class CiscoRoomOSSimulator(TerminalSessions, XmlHttpApi):
             return
         self.handle_stream(conn)
 
+    def set_protocol_fault(self, knob: str, value: str) -> None:
+        if knob == "no-session-api":
+            self.faults.extra[knob] = "1"
+            return
+        super().set_protocol_fault(knob, value)
+
     def move_to(self, host: str) -> None:
         if self.transport == "serial":
             self.host = host   # the RS-232 line keeps its session when the IP address changes

@@ -9,7 +9,8 @@
 - ``POST /putxml`` with ``<Command><Dial command="True"><Number>x</Number></Dial></Command>``
   -> ``<Command><DialResult status="OK"><CallId>2</CallId>...``; a setting
   ``<Configuration><SIP><URI>x</URI></SIP></Configuration>`` -> ``<Configuration status="OK"/>``
-  [unverified]. Sessions are gone after a reboot (the unit lost them).
+  [unverified]. Sessions are gone after a reboot (the unit lost them). Fault knob
+  ``no-session-api``: the session URLs answer 404, as on software without them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class XmlHttpApi(CiscoXapiModel):
 
     def handle_http(self, request: HttpRequest) -> HttpResponse:
         path = request.path
+        if path.startswith("/xmlapi/session/") and "no-session-api" in self.faults.extra:
+            return HttpResponse(404, b"", "text/plain")   # older software: Basic auth only
         if path == "/xmlapi/session/begin" and request.method == "POST":
             if not self._basic_ok(request):
                 return HttpResponse(401, headers={"WWW-Authenticate": 'Basic realm="codec"'})
