@@ -39,8 +39,18 @@ class TerminalSessions(CiscoXapiModel):
     """Stream sessions (terminal and JSON output) on top of the xAPI model."""
 
     # session -------------------------------------------------------------------------------------
+    #: ``ssh codec 'xStatus ...'``: protocols.md is silent on exec requests; we take one, answer
+    #: that one command in terminal mode and close, as a shell-less client expects.
+    accepts_exec = True
+
     def handle_stream(self, conn: SimConnection) -> None:
         out = writer_of(conn)
+        command = conn.state.get("exec")
+        if command is not None:
+            conn.state.update(echo=False, mode="terminal", feedback=[])
+            if str(command).strip():
+                self.execute(conn, str(command).strip())
+            return
         conn.state.update(echo=True, mode="terminal", feedback=[])
         if self.transport == "serial":
             if self.serial_login and not self._serial_login(conn):
