@@ -171,7 +171,17 @@ class CodecDriverBase(Driver):
         """Make written settings take effect (a restart on some models) and reconnect."""
 
     def _read_until_dropped(self, deadline: float) -> bool:
-        """Read (and discard) until the session drops; False if it is still up at ``deadline``."""
+        """Read (and discard) until the session drops; False if it is still up at ``deadline``.
+        An RS-232 line never drops: there the unit is restarting once it stops answering."""
+        if self.endpoint.transport == "serial":
+            pause = threading.Event()   # waiting between probes is not waiting for a reply
+            while time.monotonic() < deadline:
+                try:
+                    self.identify()
+                except (DeviceTimeout, Disconnected):
+                    return True
+                pause.wait(max(min(0.2, deadline - time.monotonic()), 0.0))
+            return False
         try:
             link = self._io()
             while time.monotonic() < deadline:

@@ -11,7 +11,8 @@ Endpoint.options (defaults in brackets; [unverified] facts are the configurable 
 block [``-> ``, unverified]; ``status_end`` line closing ``status`` [``status end``,
 unverified]; ``max_resolution`` used to estimate resolution from rate [``1920x1080``];
 ``network_takes_effect`` ``reboot`` | ``now`` [``reboot``, unverified: HDX prompts a restart];
-``reboot_drop_timeout`` s [10]; ``dial_timeout`` s [endpoint timeout].
+``reboot_drop_timeout`` s [10]; ``dial_timeout`` s [endpoint timeout]; ``serial_prompt_window`` s
+[1: how long an RS-232 port may take to show its login prompt after Enter].
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ _NOTIFICATION_PREFIXES = ("notification:", "listen ", "cs:", "active:", "cleared
                           "dialstring[", "Control event:", "event:")
 _CALLSTATUS = re.compile(r"^notification:callstatus:(incoming|outgoing):(\d+):(.*):([^:]*):"
                          r"(opened|ringing|connecting|connected|disconnecting|disconnected):(\d*):(\d*):(\w*)$")
+_LOGIN_PROMPT = re.compile(r"(User(name)?|Password)\s*:\s*$", re.I)
 _CALLINFO = re.compile(r"^callinfo:(\d+):(.*):([^:]*):(\d+):(\w+):(\w+):(incoming|outgoing):(\w*)$")
 _CONFIG_COMMANDS: dict[str, tuple[str, str]] = {
     # key -> (get command, set command template); replies start with the command's name
@@ -69,6 +71,7 @@ class PolyGroupDriver(CodecDriverBase):
         self.port = endpoint.port or (22 if endpoint.transport == "ssh" else 24)
         self.pacer = RateLimiter(float(opt(o, "pacing_ms", 200)) / 1000.0)
         self.login_timeout = float(opt(o, "login_timeout", 10.0))
+        self.serial_prompt_window = float(opt(o, "serial_prompt_window", 1.0))
         self.prompt = re.compile(str(opt(o, "prompt", r"-> ")))
         self.status_end = str(opt(o, "status_end", "status end"))
         self.max_resolution = str(opt(o, "max_resolution", "1920x1080"))
@@ -100,8 +103,10 @@ class PolyGroupDriver(CodecDriverBase):
     def _login(self) -> None:
         transport = rx = self._io()
         deadline = time.monotonic() + self.login_timeout
-        prompt_re = re.compile(r"(User(name)?|Password)\s*:\s*$", re.I)
+        prompt_re = _LOGIN_PROMPT
         sent_password = False
+        if self.endpoint.transport == "serial":
+            self._wake_serial()
         while True:
             line = rx.take_line()
             if line is None:
@@ -125,7 +130,7 @@ class PolyGroupDriver(CodecDriverBase):
                                             device=self.name)
                 continue
             text = _strip_prompt(line)
-            if not text:
+            if not text or text == "whoami":   # whoami: our own wake-up on a serial line, echoed
                 continue
             if "login failed" in text.lower():
                 raise AuthError("password refused", device=self.name)
@@ -134,6 +139,20 @@ class PolyGroupDriver(CodecDriverBase):
                 return
             raise ProtocolError(f"unexpected text before the welcome: {text[:60]!r}", device=self.name,
                                 data=text)
+
+    def _wake_serial(self) -> None:
+        """RS-232 sends nothing until we type: Enter brings the login prompt on a logged-out port;
+        a port still logged in (the line keeps its session across our reconnects) answers
+        ``whoami`` with its welcome block instead."""
+        link = self._io()
+        link.write(b"\r")
+        window = time.monotonic() + self.serial_prompt_window
+        while time.monotonic() < window:
+            if _LOGIN_PROMPT.search(link.pending_text()):
+                return
+            link.fill(window)
+        link.discard_pending()
+        link.write(b"whoami\r")
 
     def _check_prefix(self, tail: str) -> None:
         """A garbled banner never completes a line: spot it by its first characters."""
