@@ -31,34 +31,19 @@ from drivers.codec_common import (
     verdict_of,
 )
 from drivers.errors import AuthError, CommandRejected, DeviceTimeout, ProtocolError
+from drivers.poly_grammar import (
+    CALLINFO,
+    CALLSTATUS,
+    CAUSES,
+    CONFIG_COMMANDS,
+    LOGIN_PROMPT,
+    NOTIFICATION_PREFIXES,
+    WELCOME,
+    strip_prompt,
+)
 from drivers.roles import ApplyReport, CallInfo, Endpoint, Health, Identity
 from drivers.transcript import Transcript
 from drivers.transports.base import Transport
-
-WELCOME = "Hi, my name is"
-#: Q.850 cause values seen in callstatus notifications [unverified mapping of text].
-CAUSES: dict[str, str] = {"1": "unallocated number", "16": "normal clearing", "17": "user busy",
-                          "19": "no answer", "21": "call rejected", "38": "network out of order"}
-_NOTIFICATION_PREFIXES = ("notification:", "listen ", "cs:", "active:", "cleared:", "ended:",
-                          "dialstring[", "Control event:", "event:")
-_CALLSTATUS = re.compile(r"^notification:callstatus:(incoming|outgoing):(\d+):(.*):([^:]*):"
-                         r"(opened|ringing|connecting|connected|disconnecting|disconnected):(\d*):(\d*):(\w*)$")
-_LOGIN_PROMPT = re.compile(r"(User(name)?|Password)\s*:\s*$", re.I)
-_CALLINFO = re.compile(r"^callinfo:(\d+):(.*):([^:]*):(\d+):(\w+):(\w+):(incoming|outgoing):(\w*)$")
-_CONFIG_COMMANDS: dict[str, tuple[str, str]] = {
-    # key -> (get command, set command template); replies start with the command's name
-    "network.ipv4.address": ("ipaddress get", 'ipaddress set "{v}"'),
-    "network.ipv4.mask": ("subnetmask get", 'subnetmask set "{v}"'),
-    "network.ipv4.gateway": ("defaultgateway get", 'defaultgateway set "{v}"'),
-    "network.dns": ("dnsserver get 1", 'dnsserver set 1 "{v}"'),
-    "sip.uri": ("systemsetting get sipaddress", 'systemsetting sipaddress "{v}"'),
-    "sip.proxy": ("systemsetting get sipregistrarserver", 'systemsetting sipregistrarserver "{v}"'),
-    "sip.username": ("systemsetting get sipusername", 'systemsetting sipusername "{v}"'),
-    "sip.password": ("", 'systemsetting sippassword "{v}"'),
-    "h323.gatekeeper": ("gatekeeperip get", 'gatekeeperip set "{v}"'),
-    "h323.alias": ("h323name get", 'h323name set "{v}"'),
-    "system.name": ("systemname get", 'systemname set "{v}"'),
-}
 
 
 class PolyGroupDriver(CodecDriverBase):
@@ -103,7 +88,7 @@ class PolyGroupDriver(CodecDriverBase):
     def _login(self) -> None:
         transport = rx = self._io()
         deadline = time.monotonic() + self.login_timeout
-        prompt_re = _LOGIN_PROMPT
+        prompt_re = LOGIN_PROMPT
         sent_password = False
         if self.endpoint.transport == "serial":
             self._wake_serial()
@@ -129,7 +114,7 @@ class PolyGroupDriver(CodecDriverBase):
                         raise DeviceTimeout("no login prompt or welcome within the deadline",
                                             device=self.name)
                 continue
-            text = _strip_prompt(line)
+            text = strip_prompt(line)
             if not text or text == "whoami":   # whoami: our own wake-up on a serial line, echoed
                 continue
             if "login failed" in text.lower():
@@ -148,7 +133,7 @@ class PolyGroupDriver(CodecDriverBase):
         link.write(b"\r")
         window = time.monotonic() + self.serial_prompt_window
         while time.monotonic() < window:
-            if _LOGIN_PROMPT.search(link.pending_text()):
+            if LOGIN_PROMPT.search(link.pending_text()):
                 return
             link.fill(window)
         link.discard_pending()
@@ -156,7 +141,7 @@ class PolyGroupDriver(CodecDriverBase):
 
     def _check_prefix(self, tail: str) -> None:
         """A garbled banner never completes a line: spot it by its first characters."""
-        text = _strip_prompt(tail.lstrip("\r\n"))
+        text = strip_prompt(tail.lstrip("\r\n"))
         if len(text) >= len(WELCOME) and not text.startswith(WELCOME) and not re.match(
                 r"(User|Password|--|\s)", text, re.I):
             raise ProtocolError(f"unexpected text: {text[:60]!r}", device=self.name, data=text)
@@ -175,7 +160,7 @@ class PolyGroupDriver(CodecDriverBase):
                         rx.discard_pending(stale=True)
                         raise DeviceTimeout("welcome block did not end", device=self.name)
                 continue
-            text = _strip_prompt(line)
+            text = strip_prompt(line)
             if not text or text.startswith("Here is what I know"):
                 continue
             key, sep, value = text.partition(":")
@@ -194,7 +179,7 @@ class PolyGroupDriver(CodecDriverBase):
         while time.monotonic() < deadline:
             line = rx.take_line()
             if line is not None:
-                self._dispatch_unsolicited(_strip_prompt(line))
+                self._dispatch_unsolicited(strip_prompt(line))
                 continue
             rx.fill(deadline)
 
@@ -208,7 +193,7 @@ class PolyGroupDriver(CodecDriverBase):
     def _drain_notifications(self) -> None:
         rx = self._io()
         while (line := rx.take_line()) is not None:
-            self._dispatch_unsolicited(_strip_prompt(line))
+            self._dispatch_unsolicited(strip_prompt(line))
 
     def _command(self, command: str, accept: Any, timeout: float | None = None) -> str:
         """Send ``command``; return the first reply line ``accept(line)`` takes. ``error:``
@@ -217,7 +202,7 @@ class PolyGroupDriver(CodecDriverBase):
         self._send(command)
         deadline = time.monotonic() + (timeout or self.endpoint.timeout)
         while True:
-            text = _strip_prompt(rx.next_line(deadline, f"reply to {command!r}"))
+            text = strip_prompt(rx.next_line(deadline, f"reply to {command!r}"))
             if not text:
                 continue
             if accept(text):
@@ -242,7 +227,7 @@ class PolyGroupDriver(CodecDriverBase):
         lines = [opener]
         deadline = time.monotonic() + self.endpoint.timeout
         while True:
-            text = _strip_prompt(rx.next_line(deadline, f"end of {command!r}"))
+            text = strip_prompt(rx.next_line(deadline, f"end of {command!r}"))
             if not text:
                 continue
             lines.append(text)
@@ -252,7 +237,7 @@ class PolyGroupDriver(CodecDriverBase):
     def _dispatch_unsolicited(self, text: str) -> bool:
         if not text:
             return True
-        m = _CALLSTATUS.match(text)
+        m = CALLSTATUS.match(text)
         if m:
             direction, cid, name, number, state, speed, cause, _ = m.groups()
             if state == "disconnected":
@@ -272,7 +257,7 @@ class PolyGroupDriver(CodecDriverBase):
         if text == "listen waking up":
             self.standby_state = "awake"
             return True
-        return text.startswith(_NOTIFICATION_PREFIXES)
+        return text.startswith(NOTIFICATION_PREFIXES)
 
     # identity and health ----------------------------------------------------------------------------
     def identify(self) -> Identity:
@@ -323,7 +308,7 @@ class PolyGroupDriver(CodecDriverBase):
         for line in lines:
             if line in ("callinfo begin", "callinfo end", "system is not in a call"):
                 continue
-            m = _CALLINFO.match(line)
+            m = CALLINFO.match(line)
             if not m:
                 if self._dispatch_unsolicited(line):
                     continue
@@ -365,7 +350,7 @@ class PolyGroupDriver(CodecDriverBase):
                             return call_id   # still setting up: the caller follows it with calls()
                         raise DeviceTimeout(f"no call progress after dialing {uri}", device=self.name)
                 continue
-            text = _strip_prompt(line)
+            text = strip_prompt(line)
             if not self._dispatch_unsolicited(text):
                 raise ProtocolError(f"unexpected line while dialing: {text[:80]!r}", device=self.name,
                                     data=text)
@@ -385,7 +370,7 @@ class PolyGroupDriver(CodecDriverBase):
                     if time.monotonic() >= deadline:
                         return info
                 continue
-            text = _strip_prompt(line)
+            text = strip_prompt(line)
             if not self._dispatch_unsolicited(text):
                 raise ProtocolError(f"unexpected line: {text[:80]!r}", device=self.name, data=text)
 
@@ -451,7 +436,7 @@ class PolyGroupDriver(CodecDriverBase):
     def read_config(self) -> dict[str, Any]:
         self._ensure_connected()
         config: dict[str, Any] = {}
-        for key, (get, _) in _CONFIG_COMMANDS.items():
+        for key, (get, _) in CONFIG_COMMANDS.items():
             if not get:
                 continue
             config[key] = self._get_value(get)
@@ -470,7 +455,7 @@ class PolyGroupDriver(CodecDriverBase):
             mode = "client" if str(value).upper() == "DHCP" else "off"
             self._command(f"dhcp {mode}", lambda ln: ln == f"dhcp {mode}")
             return
-        _, template = _CONFIG_COMMANDS[key]
+        _, template = CONFIG_COMMANDS[key]
         text = str(value)
         if '"' in text or "\r" in text or "\n" in text:
             raise CommandRejected("value", f"{key} value contains a quote or line break", device=self.name)
@@ -504,10 +489,3 @@ class PolyGroupDriver(CodecDriverBase):
     def _send_reboot(self) -> None:
         self._ensure_connected()
         self._send("reboot now")
-
-
-def _strip_prompt(line: str) -> str:
-    text = line.strip()
-    while text.startswith("->"):
-        text = text[2:].lstrip()
-    return text
