@@ -5,7 +5,7 @@ Login: ``POST /xmlapi/session/begin`` with HTTP Basic auth answers a ``SessionId
 later requests carry; ``/xmlapi/session/end`` on close. A unit without the session API (404:
 older software) gets Basic auth on every request instead.
 
-TLS is always verified, one of three ways (never "unverified" by default):
+TLS is always verified, in this order of precedence (never "unverified"):
 - ``fingerprint``: the SHA-256 of the certificate the unit presents must equal the pinned one
   (self-signed certificates, as codecs ship with);
 - ``ca_file``: the chain must verify against that CA bundle and name the host;
@@ -150,13 +150,19 @@ class HttpTransport:
         return _Connection(self.host, self.port, timeout=self.connect_timeout, context=self._context(),
                            on_connect=self._check_certificate)
 
+    @property
+    def _pin_mode(self) -> bool:
+        """Trust by pin: a given fingerprint, or trust on first use where no CA file is named
+        (a CA file beats a site-wide trust-on-first-use default)."""
+        return bool(self.fingerprint) or (self.trust_on_first_use and not self.ca_file)
+
     def _pinned(self) -> str:
         if self.fingerprint:
             return self.fingerprint
         return self._pins().get(self.pin_name, "") if self.trust_on_first_use else ""
 
     def _context(self) -> ssl.SSLContext:
-        if self.fingerprint or self.trust_on_first_use:
+        if self._pin_mode:
             # The pin is the trust anchor: the chain and the name do not matter, the key does.
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.check_hostname = False
@@ -167,7 +173,7 @@ class HttpTransport:
         return ssl.create_default_context()
 
     def _check_certificate(self, sock: ssl.SSLSocket) -> None:
-        if not (self.fingerprint or self.trust_on_first_use):
+        if not self._pin_mode:
             return   # verified by the context (CA file or system CAs)
         der = sock.getpeercert(binary_form=True) or b""
         offered = fingerprint_of(der)

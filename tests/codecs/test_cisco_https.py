@@ -116,3 +116,15 @@ def test_garbled_and_hostile_xml_are_protocol_errors(https_sim: CiscoRoomOSSimul
         for body in (bomb, b"<Status><Call>", b"#garbage\r\n"):
             with pytest.raises(ProtocolError):
                 channel._document(HttpReply(200, body), "xStatus Call")
+
+
+def test_ca_file_wins_over_a_site_wide_trust_on_first_use(https_sim: CiscoRoomOSSimulator, tmp_path: Path,
+                                                          loopback_factory, fabric: CallFabric) -> None:
+    ca = tmp_path / "other.pem"
+    with make_cisco_sim(loopback_factory(), fabric, "https", uri="other@roomops.test") as other:
+        other.servers[0].identity.write_cert(ca)  # type: ignore[attr-defined]
+    ep = endpoint(https_sim, known_hosts=str(tmp_path / "known_hosts"), trust_on_first_use=True,
+                  options={"tls_ca_file": str(ca)})
+    with pytest.raises(HostKeyError):
+        CiscoRoomOSDriver(ep, name="gz").connect()
+    assert not Path(f"{tmp_path / 'known_hosts'}.tls").exists()
