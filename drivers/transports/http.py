@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import http.client
 import os
 import ssl
-import tempfile
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -37,6 +35,7 @@ from drivers.errors import (
     ProtocolError,
 )
 from drivers.transcript import Transcript
+from drivers.transports.pinfile import append_lines
 from drivers.transports.tcp import translate_connect_error
 
 #: Reply bodies larger than this are refused (a codec's biggest status tree is far smaller).
@@ -344,32 +343,7 @@ class HttpTransport:
 
 
 def _append_atomically(path: str, line: str) -> None:
-    """Add a line to a small pin file: whole file rewritten next to it (0600) and renamed."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    lock_fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except FileNotFoundError:
-            text = ""
-        if text and not text.endswith("\n"):
-            text += "\n"
-        fd, tmp = tempfile.mkstemp(prefix=".pins.", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text + line + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-    finally:
-        os.close(lock_fd)
+    append_lines(path, [line])
 
 
 def carry_pin(pin_file: str, port: int, old_host: str, new_host: str) -> bool:

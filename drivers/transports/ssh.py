@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-import fcntl
 import os
 import socket
-import tempfile
 import threading
 
 import paramiko
@@ -21,6 +19,7 @@ from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
 from drivers.errors import AuthError, ConnectError, DeviceError, DeviceTimeout, Disconnected, HostKeyError
 from drivers.transports.base import Transport
+from drivers.transports.pinfile import append_lines
 from drivers.transports.tcp import translate_connect_error
 
 #: paramiko names RSA keys "ssh-rsa" in known_hosts but negotiates them as these algorithms.
@@ -229,40 +228,8 @@ def known_hosts_name(host: str, port: int) -> str:
 
 
 def append_known_hosts(path: str, lines: list[str]) -> None:
-    """Add lines to a known_hosts file atomically: the whole new file is written next to it
-    (0600) and renamed into place, so a crash or a concurrent reader never sees half a file."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    # Several sessions (and agent processes) may pin keys at once: one writer at a time, or a
-    # read-modify-rename would lose the other's line.
-    lock_fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        _rewrite_with(path, directory, lines)
-    finally:
-        os.close(lock_fd)   # releases the lock
-
-
-def _rewrite_with(path: str, directory: str, lines: list[str]) -> None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        text = ""
-    if text and not text.endswith("\n"):
-        text += "\n"
-    text += "".join(line + "\n" for line in lines)
-    fd, tmp = tempfile.mkstemp(prefix=".known_hosts.", dir=directory)   # mkstemp makes it 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Add lines to a known_hosts file atomically (see ``pinfile``)."""
+    append_lines(path, lines)
 
 
 def carry_host_key(path: str, port: int, old_host: str, new_host: str) -> bool:
