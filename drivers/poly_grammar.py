@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 WELCOME = "Hi, my name is"
+#: How many finished calls (id -> cause) the driver remembers.
+FINISHED_CAP = 50
 #: Q.850 cause values seen in callstatus notifications [unverified mapping of text].
 CAUSES: dict[str, str] = {"1": "unallocated number", "16": "normal clearing", "17": "user busy",
                           "19": "no answer", "21": "call rejected", "38": "network out of order"}

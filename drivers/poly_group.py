@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,7 @@ from drivers.poly_grammar import (
     CALLSTATUS,
     CAUSES,
     CONFIG_COMMANDS,
+    FINISHED_CAP,
     LOGIN_PROMPT,
     NOTIFICATION_PREFIXES,
     WELCOME,
@@ -65,7 +67,7 @@ class PolyGroupDriver(CodecDriverBase):
         self._transport: Transport | None = None
         self._welcome: dict[str, str] = {}
         self._calls: dict[str, CallInfo] = {}
-        self._ended: dict[str, str] = {}      # call id -> cause code
+        self._ended: OrderedDict[str, str] = OrderedDict()   # call id -> cause code, last FINISHED_CAP
         self.standby_state: str = "unknown"
 
     # session -------------------------------------------------------------------------------------
@@ -243,6 +245,9 @@ class PolyGroupDriver(CodecDriverBase):
             if state == "disconnected":
                 self._calls.pop(cid, None)
                 self._ended[cid] = cause or "16"
+                self._ended.move_to_end(cid)
+                while len(self._ended) > FINISHED_CAP:   # months of calls must not grow memory
+                    self._ended.popitem(last=False)
             else:
                 rate = int(speed) if speed and speed != "0" else 0
                 old = self._calls.get(cid)
