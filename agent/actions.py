@@ -19,7 +19,7 @@ from agent.session import DeviceSession
 from agent.site import reboot_plan
 from contracts.messages import CallState, Command
 from drivers.errors import DeviceError, DeviceTimeout, Disconnected
-from drivers.roles import Driver
+from drivers.roles import Driver, PowerOutlet
 
 
 def _probe_interval(session: DeviceSession) -> float:
@@ -64,8 +64,8 @@ async def power_cycle(agent: Any, device: str, why: str = "requested") -> dict[s
     pdu = agent.session(ref.pdu)
     off = float(session.spec.endpoint.options.get("power_off_seconds", 5.0))
     try:
-        await pdu.call(lambda d: d.outlet_cycle(ref.outlet, off), pdu.spec.endpoint.timeout * 4 + off,  # type: ignore[attr-defined]
-                       force=True)
+        await pdu.call_role(PowerOutlet, lambda d: d.outlet_cycle(ref.outlet, off),
+                            pdu.spec.endpoint.timeout * 4 + off, force=True)
     except DeviceError as exc:
         raise CommandFailed(f"{device}: PDU {ref.pdu} outlet {ref.outlet} cycle failed: {exc.reason}: {exc}",
                             {"outlet": ref.outlet, "pdu": ref.pdu}) from exc

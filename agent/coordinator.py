@@ -22,7 +22,7 @@ from datetime import datetime
 from agent.session import DeviceSession, failure_text
 from contracts.messages import CallState, DeviceStatus, Event, utcnow
 from drivers.errors import DeviceError
-from drivers.roles import CallInfo, Health, Verdict
+from drivers.roles import CallInfo, Codec, Health, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class Coordinator:
         if self.call_tracker is None:
             return []
         try:
-            calls = await self.session.call(lambda d: d.calls(), self.timeout)  # type: ignore[attr-defined]
+            calls = await self.session.call_role(Codec, lambda d: d.calls(), self.timeout)
         except DeviceError as exc:
             # The health poll decides up/down; a failed calls read keeps the last known calls.
             self.calls_error = failure_text(exc)

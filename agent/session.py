@@ -19,15 +19,16 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from agent.backoff import Backoff
 from agent.site import DeviceSpec
-from drivers.errors import AuthError, ConnectError, DeviceError, DeviceTimeout
-from drivers.roles import Driver
+from drivers.errors import AuthError, ConnectError, DeviceError, DeviceTimeout, Unsupported
+from drivers.roles import Driver, plays
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 DriverFactory = Callable[[DeviceSpec], Driver]
 
 
@@ -99,6 +100,16 @@ class DeviceSession:
         except TimeoutError:
             self.driver.transcript.note(f"agent deadline of {timeout:.1f}s passed")
             raise DeviceTimeout(f"no result within {timeout:.1f}s", device=self.id) from None
+
+    async def call_role(self, role: type[R], op: Callable[[R], T], timeout: float, *, retry: bool = True,
+                        force: bool = False) -> T:
+        """``call`` for a role method (``Codec``, ``Recorder``, ``PowerOutlet`` in drivers.roles):
+        ``op`` sees the driver as that role, so role calls type-check; a driver that does not
+        play the role is ``Unsupported`` instead of an AttributeError on the device thread."""
+        if not plays(self.driver, role):
+            raise Unsupported(f"{type(self.driver).__name__} does not play the {role.__name__} role",
+                              device=self.id)
+        return await self.call(lambda d: op(cast(R, d)), timeout, retry=retry, force=force)
 
     async def replace_spec(self, spec: DeviceSpec) -> None:
         """Reach the device somewhere else from now on (relocation): new driver, same thread."""

@@ -15,7 +15,7 @@ from agent.selftest import REACHABLE, UPLINK_CHECK, RunState, SiteCheck, evidenc
 from agent.session import failure_text
 from contracts.messages import CheckResult
 from drivers.errors import DeviceError
-from drivers.roles import Identity
+from drivers.roles import Identity, Recorder
 
 UplinkProbe = Callable[[], Awaitable[dict[str, Any]]]
 OffsetSource = Callable[[], float | None]     # seconds our clock is ahead of the reference, or None
@@ -145,7 +145,7 @@ def recording_space_check(timeout: float = 5.0) -> SiteCheck:
                 continue
             started = time.monotonic()
             try:
-                status = await session.call(lambda d: d.record_status(), timeout, force=True)  # type: ignore[attr-defined]
+                status = await session.call_role(Recorder, lambda d: d.record_status(), timeout, force=True)
             except DeviceError as exc:
                 out.append(CheckResult(device=dev.id, name="recording.space", status="fail",
                                        reason=failure_text(exc), duration_ms=_took(started),

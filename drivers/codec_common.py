@@ -115,18 +115,14 @@ class CodecDriverBase(Driver):
 
     #: The API's transport when the profile says neither "ssh" nor "tcp" (Cisco: telnet; Poly: telnet 24).
     default_stream = "telnet"
-    host: str
-    port: int
-    _transport: Transport | None
-    _rx: LineBuffer | None
+    #: The address we reach the unit at now (changes when apply_config moves it).
+    host: str = ""
+    port: int = 0
+    _transport: Transport | None = None
 
     @property
     def connected(self) -> bool:
         return self._transport is not None and self._transport.is_open
-
-    @abstractmethod
-    def _connect_once(self, connect_timeout: float) -> None:
-        """Open a fresh session, log in and set it up (vendor-specific)."""
 
     def connect(self) -> None:
         if not self.connected:
@@ -134,19 +130,23 @@ class CodecDriverBase(Driver):
 
     def close(self) -> None:
         transport, self._transport = self._transport, None
-        self._rx = None
         close_quietly(transport)
 
-    def _io(self) -> tuple[Transport, LineBuffer]:
-        if self._transport is None or self._rx is None or not self._transport.is_open:
+    def _io(self) -> Transport:
+        """The open stream to the unit; framers read lines and frames off its one buffer."""
+        if self._transport is None or not self._transport.is_open:
             raise Disconnected("not connected", device=self.name)
-        return self._transport, self._rx
+        return self._transport
 
     def _make_transport(self, connect_timeout: float) -> Transport:
-        """SSH (host key pinned), Telnet or raw TCP to the codec's API, as the endpoint says."""
+        """SSH (host key pinned), Telnet, raw TCP or RS-232 to the codec's API, as the endpoint says."""
         ep = self.endpoint
         common: dict[str, Any] = {"name": self.name, "transcript": self.transcript,
                                   "connect_timeout": connect_timeout}
+        if ep.transport == "serial":
+            from drivers.transports.serial_line import SerialTransport
+
+            return SerialTransport(ep.serial_url, baudrate=ep.baudrate, **common)
         if ep.transport == "ssh":
             from drivers.transports.ssh import SshTransport
 
@@ -171,12 +171,22 @@ class CodecDriverBase(Driver):
         """Make written settings take effect (a restart on some models) and reconnect."""
 
     def _read_until_dropped(self, deadline: float) -> bool:
-        """Read (and discard) until the session drops; False if it is still up at ``deadline``."""
-        try:
-            _, rx = self._io()
+        """Read (and discard) until the session drops; False if it is still up at ``deadline``.
+        An RS-232 line never drops: there the unit is restarting once it stops answering."""
+        if self.endpoint.transport == "serial":
+            pause = threading.Event()   # waiting between probes is not waiting for a reply
             while time.monotonic() < deadline:
-                rx.fill(deadline)
-                rx.data.clear()
+                try:
+                    self.identify()
+                except (DeviceTimeout, Disconnected):
+                    return True
+                pause.wait(max(min(0.2, deadline - time.monotonic()), 0.0))
+            return False
+        try:
+            link = self._io()
+            while time.monotonic() < deadline:
+                link.fill(deadline)
+                link.pending.clear()
         except Disconnected:
             return True
         return False
@@ -202,9 +212,6 @@ class CodecDriverBase(Driver):
 
     @abstractmethod
     def preset_activate(self, preset: int) -> None: ...
-
-    #: The address we reach the unit at now (changes when apply_config moves it).
-    host: str = ""
 
     # reboot ----------------------------------------------------------------------------------
     def reboot(self, wait: bool = True, timeout: float | None = None) -> float | None:
@@ -244,7 +251,7 @@ class CodecDriverBase(Driver):
 
     @abstractmethod
     def _connect_once(self, connect_timeout: float) -> None:
-        """One connect + login attempt with the given TCP connect timeout."""
+        """One fresh connect + login + session setup with the given connect timeout (vendor-specific)."""
 
     # configuration ---------------------------------------------------------------------------
     def apply_config(self, desired: Mapping[str, Any]) -> ApplyReport:
@@ -408,52 +415,3 @@ def close_quietly(transport: Transport | None) -> None:
         transport.close()
     except (OSError, EOFError) as exc:
         transport.transcript.note(f"close: link already gone ({type(exc).__name__})")
-
-
-class LineBuffer:
-    """Our own receive buffer over a transport, so reads bounded by a deadline never lose half a
-    line (the transport discards its buffer on a timeout; here a partial line survives a
-    pacing pause and is dropped only when a command really timed out)."""
-
-    def __init__(self, transport: Transport) -> None:
-        self.transport = transport
-        self.data = bytearray()
-
-    def fill(self, deadline: float) -> bool:
-        """Read what arrives before ``deadline``; False if nothing came."""
-        remaining = deadline - time.monotonic()
-        try:
-            chunk = self.transport.read_some(max(remaining, 0.0))
-        except EOFError as exc:
-            # paramiko may raise this while the transport tears down a dead SSH link.
-            raise Disconnected(f"{self.transport.describe()} closed the session") from exc
-        if chunk:
-            self.data.extend(chunk)
-            return True
-        return False
-
-    def take_line(self) -> str | None:
-        """The next complete line (without its CR/LF), or None."""
-        idx = self.data.find(b"\n")
-        if idx < 0:
-            return None
-        raw = bytes(self.data[:idx])
-        del self.data[: idx + 1]
-        return raw.decode("utf-8", "replace").strip("\r")
-
-    def next_line(self, deadline: float, what: str = "a reply line") -> str:
-        while True:
-            line = self.take_line()
-            if line is not None:
-                return line
-            if time.monotonic() >= deadline or not self.fill(deadline):
-                if time.monotonic() >= deadline:
-                    self.reset()
-                    raise DeviceTimeout(f"no {what} within the deadline")
-
-    def pending_text(self) -> str:
-        return self.data.decode("utf-8", "replace")
-
-    def reset(self) -> None:
-        """State unknown (timeout): forget the partial input."""
-        self.data.clear()

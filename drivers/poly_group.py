@@ -11,19 +11,20 @@ Endpoint.options (defaults in brackets; [unverified] facts are the configurable 
 block [``-> ``, unverified]; ``status_end`` line closing ``status`` [``status end``,
 unverified]; ``max_resolution`` used to estimate resolution from rate [``1920x1080``];
 ``network_takes_effect`` ``reboot`` | ``now`` [``reboot``, unverified: HDX prompts a restart];
-``reboot_drop_timeout`` s [10]; ``dial_timeout`` s [endpoint timeout].
+``reboot_drop_timeout`` s [10]; ``dial_timeout`` s [endpoint timeout]; ``serial_prompt_window`` s
+[1: how long an RS-232 port may take to show its login prompt after Enter].
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from drivers.codec_common import (
     CodecDriverBase,
-    LineBuffer,
     RateLimiter,
     call_state,
     opt,
@@ -31,33 +32,20 @@ from drivers.codec_common import (
     verdict_of,
 )
 from drivers.errors import AuthError, CommandRejected, DeviceTimeout, ProtocolError
+from drivers.poly_grammar import (
+    CALLINFO,
+    CALLSTATUS,
+    CAUSES,
+    CONFIG_COMMANDS,
+    FINISHED_CAP,
+    LOGIN_PROMPT,
+    NOTIFICATION_PREFIXES,
+    WELCOME,
+    strip_prompt,
+)
 from drivers.roles import ApplyReport, CallInfo, Endpoint, Health, Identity
 from drivers.transcript import Transcript
 from drivers.transports.base import Transport
-
-WELCOME = "Hi, my name is"
-#: Q.850 cause values seen in callstatus notifications [unverified mapping of text].
-CAUSES: dict[str, str] = {"1": "unallocated number", "16": "normal clearing", "17": "user busy",
-                          "19": "no answer", "21": "call rejected", "38": "network out of order"}
-_NOTIFICATION_PREFIXES = ("notification:", "listen ", "cs:", "active:", "cleared:", "ended:",
-                          "dialstring[", "Control event:", "event:")
-_CALLSTATUS = re.compile(r"^notification:callstatus:(incoming|outgoing):(\d+):(.*):([^:]*):"
-                         r"(opened|ringing|connecting|connected|disconnecting|disconnected):(\d*):(\d*):(\w*)$")
-_CALLINFO = re.compile(r"^callinfo:(\d+):(.*):([^:]*):(\d+):(\w+):(\w+):(incoming|outgoing):(\w*)$")
-_CONFIG_COMMANDS: dict[str, tuple[str, str]] = {
-    # key -> (get command, set command template); replies start with the command's name
-    "network.ipv4.address": ("ipaddress get", 'ipaddress set "{v}"'),
-    "network.ipv4.mask": ("subnetmask get", 'subnetmask set "{v}"'),
-    "network.ipv4.gateway": ("defaultgateway get", 'defaultgateway set "{v}"'),
-    "network.dns": ("dnsserver get 1", 'dnsserver set 1 "{v}"'),
-    "sip.uri": ("systemsetting get sipaddress", 'systemsetting sipaddress "{v}"'),
-    "sip.proxy": ("systemsetting get sipregistrarserver", 'systemsetting sipregistrarserver "{v}"'),
-    "sip.username": ("systemsetting get sipusername", 'systemsetting sipusername "{v}"'),
-    "sip.password": ("", 'systemsetting sippassword "{v}"'),
-    "h323.gatekeeper": ("gatekeeperip get", 'gatekeeperip set "{v}"'),
-    "h323.alias": ("h323name get", 'h323name set "{v}"'),
-    "system.name": ("systemname get", 'systemname set "{v}"'),
-}
 
 
 class PolyGroupDriver(CodecDriverBase):
@@ -70,16 +58,16 @@ class PolyGroupDriver(CodecDriverBase):
         self.port = endpoint.port or (22 if endpoint.transport == "ssh" else 24)
         self.pacer = RateLimiter(float(opt(o, "pacing_ms", 200)) / 1000.0)
         self.login_timeout = float(opt(o, "login_timeout", 10.0))
+        self.serial_prompt_window = float(opt(o, "serial_prompt_window", 1.0))
         self.prompt = re.compile(str(opt(o, "prompt", r"-> ")))
         self.status_end = str(opt(o, "status_end", "status end"))
         self.max_resolution = str(opt(o, "max_resolution", "1920x1080"))
         self.network_effect = str(opt(o, "network_takes_effect", "reboot"))
         self.dial_timeout = float(opt(o, "dial_timeout", endpoint.timeout))
         self._transport: Transport | None = None
-        self._rx: LineBuffer | None = None
         self._welcome: dict[str, str] = {}
         self._calls: dict[str, CallInfo] = {}
-        self._ended: dict[str, str] = {}      # call id -> cause code
+        self._ended: OrderedDict[str, str] = OrderedDict()   # call id -> cause code, last FINISHED_CAP
         self.standby_state: str = "unknown"
 
     # session -------------------------------------------------------------------------------------
@@ -88,7 +76,6 @@ class PolyGroupDriver(CodecDriverBase):
         transport = self._make_transport(connect_timeout)
         transport.open()
         self._transport = transport
-        self._rx = LineBuffer(transport)
         self._calls.clear()
         try:
             self._login()
@@ -101,17 +88,19 @@ class PolyGroupDriver(CodecDriverBase):
             raise
 
     def _login(self) -> None:
-        transport, rx = self._io()
+        transport = rx = self._io()
         deadline = time.monotonic() + self.login_timeout
-        prompt_re = re.compile(r"(User(name)?|Password)\s*:\s*$", re.I)
+        prompt_re = LOGIN_PROMPT
         sent_password = False
+        if self.endpoint.transport == "serial":
+            self._wake_serial()
         while True:
             line = rx.take_line()
             if line is None:
                 tail = rx.pending_text()
                 m = prompt_re.search(tail)
                 if m:
-                    rx.reset()
+                    rx.discard_pending()
                     if m.group(1).lower().startswith("user"):
                         transport.write((self.endpoint.username or "admin").encode() + b"\r")
                     elif sent_password:
@@ -123,12 +112,12 @@ class PolyGroupDriver(CodecDriverBase):
                 self._check_prefix(tail)
                 if time.monotonic() >= deadline or not rx.fill(deadline):
                     if time.monotonic() >= deadline:
-                        rx.reset()
+                        rx.discard_pending(stale=True)
                         raise DeviceTimeout("no login prompt or welcome within the deadline",
                                             device=self.name)
                 continue
-            text = _strip_prompt(line)
-            if not text:
+            text = strip_prompt(line)
+            if not text or text == "whoami":   # whoami: our own wake-up on a serial line, echoed
                 continue
             if "login failed" in text.lower():
                 raise AuthError("password refused", device=self.name)
@@ -138,28 +127,42 @@ class PolyGroupDriver(CodecDriverBase):
             raise ProtocolError(f"unexpected text before the welcome: {text[:60]!r}", device=self.name,
                                 data=text)
 
+    def _wake_serial(self) -> None:
+        """RS-232 sends nothing until we type: Enter brings the login prompt on a logged-out port;
+        a port still logged in (the line keeps its session across our reconnects) answers
+        ``whoami`` with its welcome block instead."""
+        link = self._io()
+        link.write(b"\r")
+        window = time.monotonic() + self.serial_prompt_window
+        while time.monotonic() < window:
+            if LOGIN_PROMPT.search(link.pending_text()):
+                return
+            link.fill(window)
+        link.discard_pending()
+        link.write(b"whoami\r")
+
     def _check_prefix(self, tail: str) -> None:
         """A garbled banner never completes a line: spot it by its first characters."""
-        text = _strip_prompt(tail.lstrip("\r\n"))
+        text = strip_prompt(tail.lstrip("\r\n"))
         if len(text) >= len(WELCOME) and not text.startswith(WELCOME) and not re.match(
                 r"(User|Password|--|\s)", text, re.I):
             raise ProtocolError(f"unexpected text: {text[:60]!r}", device=self.name, data=text)
 
     def _read_welcome(self, first: str, deadline: float) -> dict[str, str]:
-        _, rx = self._io()
+        rx = self._io()
         info = {"System Name": re.sub(rf"^{WELCOME}\s*:?\s*", "", first).strip()}
         while True:
             line = rx.take_line()
             if line is None:
                 if self.prompt.fullmatch(rx.pending_text()) or self.prompt.match(rx.pending_text()):
-                    rx.reset()
+                    rx.discard_pending()
                     return info
                 if time.monotonic() >= deadline or not rx.fill(deadline):
                     if time.monotonic() >= deadline:
-                        rx.reset()
+                        rx.discard_pending(stale=True)
                         raise DeviceTimeout("welcome block did not end", device=self.name)
                 continue
-            text = _strip_prompt(line)
+            text = strip_prompt(line)
             if not text or text.startswith("Here is what I know"):
                 continue
             key, sep, value = text.partition(":")
@@ -170,7 +173,7 @@ class PolyGroupDriver(CodecDriverBase):
     # command / reply -------------------------------------------------------------------------------
     def _pace(self) -> None:
         """Spend the pacing gap reading notifications."""
-        _, rx = self._io()
+        rx = self._io()
         wait = self.pacer.remaining()
         if wait <= 0:
             return
@@ -178,30 +181,30 @@ class PolyGroupDriver(CodecDriverBase):
         while time.monotonic() < deadline:
             line = rx.take_line()
             if line is not None:
-                self._dispatch_unsolicited(_strip_prompt(line))
+                self._dispatch_unsolicited(strip_prompt(line))
                 continue
             rx.fill(deadline)
 
     def _send(self, command: str) -> None:
-        transport, _ = self._io()
+        transport = self._io()
         self._pace()
         self._drain_notifications()
         transport.write(command.encode("utf-8") + b"\r")
         self.pacer.mark()
 
     def _drain_notifications(self) -> None:
-        _, rx = self._io()
+        rx = self._io()
         while (line := rx.take_line()) is not None:
-            self._dispatch_unsolicited(_strip_prompt(line))
+            self._dispatch_unsolicited(strip_prompt(line))
 
     def _command(self, command: str, accept: Any, timeout: float | None = None) -> str:
         """Send ``command``; return the first reply line ``accept(line)`` takes. ``error:``
         lines become ``CommandRejected``; unknown lines ``ProtocolError``."""
-        _, rx = self._io()
+        rx = self._io()
         self._send(command)
         deadline = time.monotonic() + (timeout or self.endpoint.timeout)
         while True:
-            text = _strip_prompt(rx.next_line(deadline, f"reply to {command!r}"))
+            text = strip_prompt(rx.next_line(deadline, f"reply to {command!r}"))
             if not text:
                 continue
             if accept(text):
@@ -219,14 +222,14 @@ class PolyGroupDriver(CodecDriverBase):
     def _block(self, command: str, first: Any, end: Any, single: Any = None) -> list[str]:
         """Lines of a multi-line reply from the line ``first`` accepts to the one ``end`` accepts;
         ``single`` accepts a one-line answer instead (e.g. ``system is not in a call``)."""
-        _, rx = self._io()
+        rx = self._io()
         opener = self._command(command, lambda ln: first(ln) or (single is not None and single(ln)))
         if single is not None and single(opener) and not first(opener):
             return [opener]
         lines = [opener]
         deadline = time.monotonic() + self.endpoint.timeout
         while True:
-            text = _strip_prompt(rx.next_line(deadline, f"end of {command!r}"))
+            text = strip_prompt(rx.next_line(deadline, f"end of {command!r}"))
             if not text:
                 continue
             lines.append(text)
@@ -236,12 +239,15 @@ class PolyGroupDriver(CodecDriverBase):
     def _dispatch_unsolicited(self, text: str) -> bool:
         if not text:
             return True
-        m = _CALLSTATUS.match(text)
+        m = CALLSTATUS.match(text)
         if m:
             direction, cid, name, number, state, speed, cause, _ = m.groups()
             if state == "disconnected":
                 self._calls.pop(cid, None)
                 self._ended[cid] = cause or "16"
+                self._ended.move_to_end(cid)
+                while len(self._ended) > FINISHED_CAP:   # months of calls must not grow memory
+                    self._ended.popitem(last=False)
             else:
                 rate = int(speed) if speed and speed != "0" else 0
                 old = self._calls.get(cid)
@@ -256,7 +262,7 @@ class PolyGroupDriver(CodecDriverBase):
         if text == "listen waking up":
             self.standby_state = "awake"
             return True
-        return text.startswith(_NOTIFICATION_PREFIXES)
+        return text.startswith(NOTIFICATION_PREFIXES)
 
     # identity and health ----------------------------------------------------------------------------
     def identify(self) -> Identity:
@@ -307,7 +313,7 @@ class PolyGroupDriver(CodecDriverBase):
         for line in lines:
             if line in ("callinfo begin", "callinfo end", "system is not in a call"):
                 continue
-            m = _CALLINFO.match(line)
+            m = CALLINFO.match(line)
             if not m:
                 if self._dispatch_unsolicited(line):
                     continue
@@ -326,7 +332,7 @@ class PolyGroupDriver(CodecDriverBase):
         known = set(self._calls) | set(self._ended)
         command = f'dial manual {int(rate)} "{uri}" {protocol}'
         self._command(command, lambda ln: ln == "dialing manual")
-        _, rx = self._io()
+        rx = self._io()
         deadline = time.monotonic() + self.dial_timeout
         call_id: str | None = None
         while True:
@@ -349,13 +355,13 @@ class PolyGroupDriver(CodecDriverBase):
                             return call_id   # still setting up: the caller follows it with calls()
                         raise DeviceTimeout(f"no call progress after dialing {uri}", device=self.name)
                 continue
-            text = _strip_prompt(line)
+            text = strip_prompt(line)
             if not self._dispatch_unsolicited(text):
                 raise ProtocolError(f"unexpected line while dialing: {text[:80]!r}", device=self.name,
                                     data=text)
 
     def wait_for_call(self, call_id: str, states: tuple[str, ...], timeout: float) -> CallInfo | None:
-        _, rx = self._io()
+        rx = self._io()
         deadline = time.monotonic() + timeout
         while True:
             if call_id in self._ended and call_id not in self._calls:
@@ -369,7 +375,7 @@ class PolyGroupDriver(CodecDriverBase):
                     if time.monotonic() >= deadline:
                         return info
                 continue
-            text = _strip_prompt(line)
+            text = strip_prompt(line)
             if not self._dispatch_unsolicited(text):
                 raise ProtocolError(f"unexpected line: {text[:80]!r}", device=self.name, data=text)
 
@@ -435,7 +441,7 @@ class PolyGroupDriver(CodecDriverBase):
     def read_config(self) -> dict[str, Any]:
         self._ensure_connected()
         config: dict[str, Any] = {}
-        for key, (get, _) in _CONFIG_COMMANDS.items():
+        for key, (get, _) in CONFIG_COMMANDS.items():
             if not get:
                 continue
             config[key] = self._get_value(get)
@@ -454,7 +460,7 @@ class PolyGroupDriver(CodecDriverBase):
             mode = "client" if str(value).upper() == "DHCP" else "off"
             self._command(f"dhcp {mode}", lambda ln: ln == f"dhcp {mode}")
             return
-        _, template = _CONFIG_COMMANDS[key]
+        _, template = CONFIG_COMMANDS[key]
         text = str(value)
         if '"' in text or "\r" in text or "\n" in text:
             raise CommandRejected("value", f"{key} value contains a quote or line break", device=self.name)
@@ -488,10 +494,3 @@ class PolyGroupDriver(CodecDriverBase):
     def _send_reboot(self) -> None:
         self._ensure_connected()
         self._send("reboot now")
-
-
-def _strip_prompt(line: str) -> str:
-    text = line.strip()
-    while text.startswith("->"):
-        text = text[2:].lstrip()
-    return text

@@ -276,3 +276,13 @@ class PowerOutlet(Protocol):
     def outlet_on(self, outlet: int) -> None: ...
     def outlet_off(self, outlet: int) -> None: ...
     def outlet_cycle(self, outlet: int, off_seconds: float = 5.0) -> None: ...
+
+
+#: The name a driver lists in ``Driver.roles`` for each role interface.
+ROLE_NAMES: dict[type, str] = {Codec: "codec", Camera: "camera", Switcher: "switcher", Display: "display",
+                               Recorder: "recorder", Router: "router", PowerOutlet: "power"}
+
+
+def plays(driver: Driver, role: type) -> bool:
+    """Does ``driver`` declare ``role`` (one of the protocols above) in its ``roles``?"""
+    return ROLE_NAMES.get(role, "") in driver.roles

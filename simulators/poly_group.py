@@ -33,7 +33,7 @@ from simulators.codec_common import (
     writer_of,
 )
 from simulators.fabric import CallFabric, Cause, DialFailed
-from simulators.harness import ConnectionClosed, Server, SimConnection, TcpServer
+from simulators.harness import ConnectionClosed, PtyServer, Server, SimConnection, TcpServer
 from simulators.host_keys import host_key_option
 from simulators.spec import SimSpec
 
@@ -51,9 +51,13 @@ class PolyGroupSimulator(CodecSimulator):
 
     def __init__(self, *, telnet_port: int = 0, login_prompt: str = "password",
                  software: str = "Release 6.2.2 - 28Sep2020 12:00", ssh: bool = False, ssh_port: int = 0,
-                 host_key: Any = None, **kw: Any) -> None:
+                 host_key: Any = None, serial_link: str | None = None, serial: bool = False,
+                 baudrate: int = 9600, **kw: Any) -> None:
         kw.setdefault("options", CodecOptions(model="RealPresence Group 500", firmware="6.2.2"))
         super().__init__(**kw)
+        self.serial = serial                   # RS-232 in Control mode instead of the LAN API
+        self.serial_link = serial_link
+        self.baudrate = baudrate
         self.telnet_port = telnet_port
         self.ssh = ssh
         self.ssh_port = ssh_port
@@ -73,9 +77,13 @@ class PolyGroupSimulator(CodecSimulator):
                    password=spec.password, boot_time=spec.boot_time, options=opts, fabric=fabric,
                    telnet_port=telnet_port, ssh=over_ssh or bool(spec.options.get("ssh", False)),
                    ssh_port=ssh_port, login_prompt=str(spec.options.get("login_prompt", "password")),
-                   host_key=host_key_option(spec.options) if over_ssh else None)
+                   host_key=host_key_option(spec.options) if over_ssh else None,
+                   serial=spec.transport == "serial", serial_link=spec.serial_link or None,
+                   baudrate=spec.baudrate)
 
     def build_servers(self) -> list[Server]:
+        if self.serial:
+            return [PtyServer(self, baudrate=self.baudrate, link=self.serial_link)]
         servers: list[Server] = [TcpServer(self, self.host, self.port or self.telnet_port, telnet=True)]
         if self.ssh:
             from simulators.ssh_server import SshServer
@@ -88,6 +96,10 @@ class PolyGroupSimulator(CodecSimulator):
     def handle_connection(self, conn: SimConnection) -> None:
         out = writer_of(conn)
         over_ssh = type(conn).__name__ == "SshConnection"
+        if self.serial:
+            # A serial port sends nothing until something is typed [unverified for HDX/GS]; the
+            # line then keeps its session (registrations, login) until the unit restarts.
+            conn.read_until(re.compile(rb"\r\n|\r|\n"))
         if not over_ssh and not self._login(conn):
             return
         out.send(self.welcome_block())
@@ -103,6 +115,12 @@ class PolyGroupSimulator(CodecSimulator):
                 return
             self.command_times.append(time.monotonic())
             self.execute(conn, line)
+
+    def move_to(self, host: str) -> None:
+        if self.serial:
+            self.host = host   # the RS-232 line keeps its session when the IP address changes
+            return
+        super().move_to(host)
 
     def _login(self, conn: SimConnection) -> bool:
         if not self.password and not self.faults.reject_password:

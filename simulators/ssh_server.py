@@ -3,8 +3,9 @@
 Each accepted TCP connection gets its own paramiko ``Transport`` in a tracked thread; every
 shell channel it opens becomes an ``SshConnection`` run through ``sim.run_session``, exactly as a
 TCP session would be. The host key is generated at start (ECDSA: under a millisecond) unless
-given, and ``known_hosts_line()`` lets a test pin it. Exec requests are refused: the devices we
-stand in for are driven through their interactive CLI.
+given, and ``known_hosts_line()`` lets a test pin it. Exec requests (``ssh unit 'command'``) are
+refused unless the simulator offers ``accepts_exec``: then the channel runs one session with
+``conn.state["exec"]`` set to the command, and the device answers it and closes (exit status 0).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class SshConnection(SimConnection):
         try:
             # The client may be gone already: then there is nobody left to tell.
             with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                if "exec" in self.state:
+                    self.channel.send_exit_status(0)
                 self.channel.shutdown_write()  # sends EOF
                 self.channel.close()
         finally:
@@ -71,6 +74,7 @@ class _DeviceInterface(paramiko.ServerInterface):
     def __init__(self, sim: DeviceSimulator) -> None:
         self.sim = sim
         self._shells: dict[int, threading.Event] = {}
+        self._execs: dict[int, str] = {}
         self._lock = threading.Lock()
 
     def _shell_event(self, chanid: int) -> threading.Event:
@@ -105,7 +109,16 @@ class _DeviceInterface(paramiko.ServerInterface):
         return True
 
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
-        return False
+        if not getattr(self.sim, "accepts_exec", False):
+            return False
+        with self._lock:
+            self._execs[channel.get_id()] = command.decode("utf-8", "replace")
+        self._shell_event(channel.get_id()).set()
+        return True
+
+    def exec_command(self, chanid: int) -> str | None:
+        with self._lock:
+            return self._execs.pop(chanid, None)
 
     def check_channel_window_change_request(self, channel: paramiko.Channel, width: int, height: int,
                                             pixelwidth: int, pixelheight: int) -> bool:
@@ -178,7 +191,11 @@ class SshServer(ListeningServer):
             if channel.closed or not self._serving(transport) or waited >= SHELL_REQUEST_TIMEOUT:
                 channel.close()  # an exec or subsystem request we refused: no session
                 return
-        self.sim.run_session(SshConnection(self.sim, channel, peer, transport))
+        conn = SshConnection(self.sim, channel, peer, transport)
+        command = interface.exec_command(channel.get_id())
+        if command is not None:
+            conn.state["exec"] = command
+        self.sim.run_session(conn)
 
     def _finish(self, transport: paramiko.Transport) -> None:
         transport.close()

@@ -119,9 +119,9 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0)]
 Count = Annotated[int, Field(ge=0)]
 
-TransportName = Literal["ssh", "telnet", "tcp", "udp", "serial"]
+TransportName = Literal["ssh", "telnet", "tcp", "udp", "serial", "https", "http"]
 RoleName = Literal["codec", "camera", "switcher", "display", "recorder", "router", "power"]
-IP_TRANSPORTS = frozenset({"ssh", "telnet", "tcp", "udp"})
+IP_TRANSPORTS = frozenset({"ssh", "telnet", "tcp", "udp", "https", "http"})
 
 
 class Strict(BaseModel):

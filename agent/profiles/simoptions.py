@@ -5,7 +5,8 @@ in a ``SimSpec``. Option names follow the simulators' ``from_spec``; on top of t
 device's ``options`` (which win, being explicit), by role:
 
 - every device: ``site`` (site id), ``roles``, ``host_key_path`` (SSH: a stable key file under
-  ``.roomops/sim-keys/`` so pinned host keys survive a restart).
+  ``.roomops/sim-keys/`` so pinned host keys survive a restart; HTTPS: its ``.pem`` sibling
+  holds the certificate, so a pinned fingerprint survives too).
 - codec: ``system_name``, ``sip_uri``, ``sip_proxy``, ``sip_username``, ``max_rate`` (kbps),
   ``multisite``, ``presets``, ``network`` {mask, gateway, dns (the first server)}.
 - camera: ``serve`` ("serial" | "udp"), ``max_presets``.
@@ -31,7 +32,7 @@ def sim_options(device: ResolvedDevice, site: ResolvedSite) -> dict[str, Any]:
     caps = device.model.capabilities
     roles = device.roles
     opts: dict[str, Any] = {"site": site.id, "roles": sorted(roles)}
-    if device.transport == "ssh":
+    if device.transport in ("ssh", "https"):   # https: the certificate lives next to it (.pem)
         opts["host_key_path"] = str(site.root / ".roomops" / "sim-keys" / f"{device.id}.key")
     if "codec" in roles:
         sip = device.desired.get("sip", {})

@@ -166,6 +166,59 @@ class Transport(ABC):
         """Put bytes back at the front of the buffer (a framer read one message too many)."""
         self._buffer[:0] = data
 
+    # -- framing on the one receive buffer --------------------------------------------------------
+    # Line and frame readers (the codec drivers' line and JSON framings) work on this buffer
+    # directly: there is no second buffer above the transport, so a partial line survives a
+    # pacing pause and is dropped only when a read really timed out.
+    @property
+    def pending(self) -> bytearray:
+        """Received bytes no read has consumed yet; a framer may take complete frames off its front."""
+        return self._buffer
+
+    def fill(self, deadline: float) -> bool:
+        """Append what arrives before ``deadline`` (``time.monotonic``) to the buffer, keeping what
+        is there; False if nothing came."""
+        self._require_open()
+        chunk = self._recv_checked(max(deadline - time.monotonic(), 0.0))
+        if chunk:
+            self._buffer.extend(chunk)
+            return True
+        return False
+
+    def take_line(self) -> str | None:
+        """The next complete line from the buffer (without CR/LF, UTF-8 with replacement), or None."""
+        idx = self._buffer.find(b"\n")
+        if idx < 0:
+            return None
+        raw = bytes(self._buffer[:idx])
+        del self._buffer[: idx + 1]
+        return raw.decode("utf-8", "replace").strip("\r")
+
+    def next_line(self, deadline: float, what: str = "a reply line") -> str:
+        """The next complete line, reading until ``deadline``; ``DeviceTimeout`` after it."""
+        while True:
+            line = self.take_line()
+            if line is not None:
+                return line
+            if time.monotonic() >= deadline or not self.fill(deadline):
+                if time.monotonic() >= deadline:
+                    self.discard_pending(f"timeout waiting for {what}", stale=True)
+                    raise DeviceTimeout(f"no {what} from {self.describe()} within the deadline",
+                                        device=self.name)
+
+    def pending_text(self) -> str:
+        return self._buffer.decode("utf-8", "replace")
+
+    def discard_pending(self, why: str = "", *, stale: bool = False) -> bytes:
+        """Forget the buffered input (a prompt answered, or a reply whose state is unknown); with
+        ``stale`` (a timeout) late bytes still on their way are drained before the next write."""
+        dropped = bytes(self._buffer)
+        self._buffer.clear()
+        self._stale = self._stale or stale
+        if why:
+            self.transcript.note(why)
+        return dropped
+
     # -- helpers -----------------------------------------------------------------------------------
     def _find(self, terminator: Terminator, scan_from: int) -> int | None:
         if isinstance(terminator, bytes):

@@ -19,6 +19,7 @@ from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
 from drivers.errors import AuthError, ConnectError, DeviceError, DeviceTimeout, Disconnected, HostKeyError
 from drivers.transports.base import Transport
+from drivers.transports.pinfile import append_lines
 from drivers.transports.tcp import translate_connect_error
 
 #: paramiko names RSA keys "ssh-rsa" in known_hosts but negotiates them as these algorithms.
@@ -60,7 +61,7 @@ class SshTransport(Transport):
     @property
     def host_key_name(self) -> str:
         """The host as known_hosts names it: bare for port 22, ``[host]:port`` otherwise."""
-        return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+        return known_hosts_name(self.host, self.port)
 
     # -- open / close ----------------------------------------------------------------------------
     def _open(self) -> None:
@@ -183,13 +184,8 @@ class SshTransport(Transport):
             self.transcript.note(f"trusted new host key of {name} for this session only: "
                                  f"{key.get_name()} {key.fingerprint}")
             return
-        directory = os.path.dirname(self.known_hosts)
         try:
-            if directory:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
-            fd = os.open(self.known_hosts, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            with os.fdopen(fd, "a") as fh:
-                fh.write(f"{name} {key.get_name()} {key.get_base64()}\n")
+            append_known_hosts(self.known_hosts, [f"{name} {key.get_name()} {key.get_base64()}"])
         except OSError as exc:
             raise HostKeyError(f"cannot record the host key of {name} in {self.known_hosts}: {exc}",
                                device=self.name) from exc
@@ -224,6 +220,33 @@ class SshTransport(Transport):
         if not data:
             raise Disconnected(f"{self.describe()} closed the session", device=self.name)
         return data
+
+
+def known_hosts_name(host: str, port: int) -> str:
+    """The host as known_hosts names it: bare for port 22, ``[host]:port`` otherwise."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def append_known_hosts(path: str, lines: list[str]) -> None:
+    """Add lines to a known_hosts file atomically (see ``pinfile``)."""
+    append_lines(path, lines)
+
+
+def carry_host_key(path: str, port: int, old_host: str, new_host: str) -> bool:
+    """Pin the key known for ``old_host`` under ``new_host`` too (a unit we moved ourselves, over
+    an authenticated session, answers on its new address with the same key). False when there
+    was nothing to carry."""
+    if not path or not os.path.exists(path):
+        return False
+    old_name, new_name = known_hosts_name(old_host, port), known_hosts_name(new_host, port)
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        entries = [e for e in map(_parse_known_hosts_line, fh.read().splitlines()) if e is not None]
+    lines = [f"{new_name} {e.key.get_name()} {e.key.get_base64()}" for e in entries
+             if old_name in e.hostnames and new_name not in e.hostnames]
+    if not lines:
+        return False
+    append_known_hosts(path, lines)
+    return True
 
 
 def _parse_known_hosts_line(line: str) -> HostKeyEntry | None:

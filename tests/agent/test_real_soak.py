@@ -111,3 +111,57 @@ def _sample() -> dict[str, int]:
             thread.join(0.5)
     return {"threads": threading.active_count(), "fds": open_fds(),
             "mem": traced() if tracemalloc.is_tracing() else 0}
+
+
+# -- the Cisco codec driver alone: 10,000 polls, finished calls capped ---------------------------
+CISCO_POLLS = 10_000
+#: a call placed and hung up every this many polls: 100 finished calls, twice what is remembered
+CALL_EVERY = 100
+#: traced growth allowed per third of the run; a 100-byte leak per poll would add about 330 KB
+CISCO_MAX_GROWTH = 120_000
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/statm", encoding="ascii") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+@pytest.mark.slow                  # about 40 s per transport on a shared machine
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("transport", ["ssh", "https"])
+def test_cisco_driver_soak_is_flat(transport: str, tmp_path: Path, loopback_factory) -> None:
+    from drivers.cisco_roomos import CiscoRoomOSDriver
+    from drivers.cisco_roomos.calls import FINISHED_CAP
+    from simulators.fabric import CallFabric
+    from tests.codecs.conftest import cisco_endpoint, make_cisco_sim
+
+    fabric = CallFabric()
+    before = {"threads": threading.active_count(), "fds": open_fds()}
+    with make_cisco_sim(loopback_factory(), fabric, transport) as near, \
+            make_cisco_sim(loopback_factory(), fabric, "ssh", uri="far@roomops.test") as far:
+        driver = CiscoRoomOSDriver(cisco_endpoint(near, tmp_path), name="soak")
+        samples: list[dict[str, int]] = []
+        tracemalloc.start(1)
+        try:
+            with driver:
+                checkpoints = {CISCO_POLLS // 10, CISCO_POLLS * 4 // 10, CISCO_POLLS * 7 // 10}
+                for n in range(CISCO_POLLS):
+                    if n in checkpoints:
+                        samples.append({**_sample(), "rss": _rss_kb()})
+                    if n % CALL_EVERY == CALL_EVERY - 1:
+                        driver.hangup(driver.dial("far@roomops.test", "sip", 1920))
+                    else:
+                        assert driver.calls() == []
+                samples.append({**_sample(), "rss": _rss_kb()})
+                finished = len(driver.tracker.ended)
+        finally:
+            tracemalloc.stop()
+        assert not near.errors and not far.errors, (near.errors, far.errors)
+    assert finished == FINISHED_CAP      # 99 calls ended; only the last 50 are remembered
+    base, third, two_thirds, end = samples
+    assert (end["threads"], end["fds"]) == (base["threads"], base["fds"]), (base, end)
+    growth = [third["mem"] - base["mem"], two_thirds["mem"] - third["mem"], end["mem"] - two_thirds["mem"]]
+    assert max(growth[1:]) < CISCO_MAX_GROWTH, growth
+    assert end["rss"] - third["rss"] < 8 * 1024, (third["rss"], end["rss"])   # KB: allocator noise only
+    after = _sample()
+    assert (after["threads"], after["fds"]) == (before["threads"], before["fds"]), (before, after)

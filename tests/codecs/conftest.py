@@ -76,6 +76,13 @@ def cisco_endpoint(sim: CiscoRoomOSSimulator, tmp_path: Path, **options: object)
         return Endpoint("ssh", host=sim.host, port=server.port, username="admin",  # type: ignore[attr-defined]
                         password=sim.password, known_hosts=str(known), timeout=2.0, boot_time=3.0,
                         options=dict(options))
+    if sim.transport == "https":
+        # The simulator's own self-signed certificate, pinned by its SHA-256 fingerprint.
+        options = {"tls_fingerprint": server.fingerprint, **options}  # type: ignore[attr-defined]
+    if sim.transport == "serial":
+        return Endpoint("serial", serial_url=server.path, baudrate=115200, username="admin",  # type: ignore[attr-defined]
+                        password=sim.password, timeout=2.0, boot_time=3.0,
+                        options={"serial_prompt_window": 0.3, **options})
     return Endpoint(sim.transport, host=sim.host, port=server.port, username="admin",  # type: ignore[attr-defined]
                     password=sim.password, timeout=2.0, boot_time=3.0, options=dict(options))
 
@@ -87,7 +94,12 @@ def make_cisco_sim(host: str, fabric: CallFabric, transport: str = "ssh",
                                 options=cisco_options(uri, **kw), fabric=fabric, transport=transport)
 
 
-@pytest.fixture(params=["ssh-json", "ssh-terminal", "tcp-tc"])
+#: One driver suite over every way to reach a Cisco codec: SSH (JSON and terminal output), a TC
+#: unit over TCP, the xAPI over HTTPS (getxml/putxml) and plain HTTP, and RS-232 (login on).
+CISCO_FLAVOURS = ["ssh-json", "ssh-terminal", "tcp-tc", "https", "http", "serial"]
+
+
+@pytest.fixture(params=CISCO_FLAVOURS)
 def cisco_flavour(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -95,7 +107,8 @@ def cisco_flavour(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def cisco_sim(loopback: str, fabric: CallFabric, cisco_flavour: str) -> Iterator[CiscoRoomOSSimulator]:
     kw: dict[str, object] = {}
-    transport = "tcp" if cisco_flavour == "tcp-tc" else "ssh"
+    transports = {"tcp-tc": "tcp", "https": "https", "http": "http", "serial": "serial"}
+    transport = transports.get(cisco_flavour, "ssh")
     if cisco_flavour == "tcp-tc":
         kw["firmware"] = "TC7.3.6"
     sim = make_cisco_sim(loopback, fabric, transport, **kw)

@@ -12,7 +12,9 @@ from simulators.cisco_roomos import CiscoRoomOSSimulator
 
 
 def test_session_setup(cisco: CiscoRoomOSDriver, cisco_flavour: str) -> None:
-    assert cisco.mode == ("json" if cisco_flavour == "ssh-json" else "terminal")
+    modes = {"ssh-json": "json", "serial": "json", "https": "xml", "http": "xml"}
+    expected = modes.get(cisco_flavour, "terminal")
+    assert cisco.mode == expected
     assert cisco.is_tc == (cisco_flavour == "tcp-tc")
 
 
@@ -77,3 +79,34 @@ def test_rejections_carry_the_device_reason(cisco: CiscoRoomOSDriver) -> None:
     assert "No match on address expression." in err.value.text
     # The session is still in step after the errors.
     assert cisco.identify().serial == "FOC2145N0AB"
+
+
+def test_role_calls_are_typed_and_checked(loopback: str, tmp_path) -> None:
+    """``DeviceSession.call_role(Codec, ...)``: the op sees a Codec; a driver without the role
+    gets ``Unsupported`` before anything reaches the device thread."""
+    import asyncio
+
+    from agent.session import DeviceSession
+    from agent.site import DeviceSpec
+    from drivers.errors import Unsupported
+    from drivers.roles import Codec, Recorder
+    from simulators.fabric import CallFabric
+    from tests.codecs.conftest import cisco_endpoint, make_cisco_sim
+
+    cisco_sim = make_cisco_sim(loopback, CallFabric(), "ssh").start()
+    spec = DeviceSpec(id="urumqi.codec", driver="cisco-roomos", endpoint=cisco_endpoint(cisco_sim, tmp_path),
+                      roles=frozenset({"codec"}))
+
+    async def run() -> None:
+        session = DeviceSession(spec)
+        try:
+            assert await session.call_role(Codec, lambda c: c.calls(), 5.0) == []
+            with pytest.raises(Unsupported, match="Recorder"):
+                await session.call_role(Recorder, lambda r: r.record_status(), 5.0)
+        finally:
+            await session.aclose()
+
+    try:
+        asyncio.run(run())
+    finally:
+        cisco_sim.stop()

@@ -128,6 +128,17 @@ def test_json_standby_deactivate(loopback: str, fabric: CallFabric) -> None:
 def test_output_mode_and_feedback_are_per_session(cisco_sim: CiscoRoomOSSimulator, tmp_path: Path,
                                                    cisco_flavour: str) -> None:
     driver = CiscoRoomOSDriver(cisco_endpoint(cisco_sim, tmp_path), name="x")
+    if cisco_flavour in ("http", "https"):
+        # The web session (cookie) is per login and forgotten by a reboot: the driver logs in again.
+        with driver:
+            (cookie,) = cisco_sim.http_sessions()
+            cisco_sim.reboot(0.3)
+            driver.reconnect_until(__import__("time").monotonic() + 3.0)
+            (fresh,) = cisco_sim.http_sessions()
+            assert fresh != cookie
+            assert driver.identify().serial == cisco_sim.opts.serial
+        assert cisco_sim.http_sessions() == set()   # closing ends the web session
+        return
     with driver:
         (session,) = list(cisco_sim.iter_sessions())
         assert session.state["feedback"] == ["status/call", "event/calldisconnect"]
@@ -171,3 +182,25 @@ def test_from_spec_and_registries(loopback: str, fabric: CallFabric, tmp_path: P
     with simulator_class("poly-group").from_spec(poly_spec, site) as psim:
         assert fabric.lookup("xining@roomops.test") is psim
         assert driver_class("poly-group").__name__ == "PolyGroupDriver"
+
+
+def test_ssh_exec_answers_one_command_and_closes(loopback: str, fabric: CallFabric) -> None:
+    """``ssh admin@codec 'xStatus SystemUnit ProductId'``: one answer in terminal mode, then the
+    channel closes with exit status 0 (a shell session is not needed)."""
+    import paramiko
+
+    with make_cisco_sim(loopback, fabric, "ssh") as sim:
+        server = sim.servers[0]
+        client = paramiko.SSHClient()
+        client.get_host_keys().add(server.known_hosts_name(), server.host_key.get_name(),  # type: ignore[attr-defined]
+                                   server.host_key)  # type: ignore[attr-defined]
+        client.connect(sim.host, port=server.port, username="admin", password=CISCO_PASSWORD,  # type: ignore[attr-defined]
+                       look_for_keys=False, allow_agent=False, timeout=5)
+        try:
+            _, stdout, _ = client.exec_command("xStatus SystemUnit ProductId", timeout=5)
+            out = stdout.read()
+            assert out == b'*s SystemUnit ProductId: "Cisco Room Kit"\r\n** end\r\n\r\nOK\r\n'
+            assert stdout.channel.recv_exit_status() == 0
+        finally:
+            client.close()
+        assert not sim.errors, sim.errors

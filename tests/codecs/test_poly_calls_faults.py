@@ -165,3 +165,15 @@ def test_golden_exchanges(poly_sim: PolyGroupSimulator) -> None:
         assert until(b"\r\n") == b"info: event/notification already active:callstatus\r\n"
         s.sendall(b"mute near on\r")
         assert until(b"\r\n") == b"mute near on\r\n"
+
+
+def test_finished_calls_are_capped(poly: PolyGroupDriver, far_sim: PolyGroupSimulator) -> None:
+    from drivers.poly_grammar import FINISHED_CAP
+
+    ids = []
+    for _ in range(FINISHED_CAP + 5):
+        call_id = poly.dial("far@roomops.test", "sip", 1024)
+        poly.hangup(call_id)
+        ids.append(call_id)
+    assert len(poly._ended) == FINISHED_CAP
+    assert list(poly._ended)[-1] == ids[-1] and ids[0] not in poly._ended   # the oldest went first

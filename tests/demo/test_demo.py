@@ -189,6 +189,15 @@ def test_demo_comes_up_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
             sites = client.get("/api/v1/sites", headers=admin).json()
             assert {s["id"] for s in sites if s["agent_connected"]} == {
                 "shanghai-hq", "urumqi", "lhasa", "guangzhou", "kunming", "xining"}
+            # Guangzhou's codec is driven over HTTPS (getxml/putxml, certificate pinned on first use)
+            deadline = time.monotonic() + 40
+            codec: dict[str, object] = {}
+            while time.monotonic() < deadline:
+                codec = client.get("/api/v1/devices/guangzhou.codec", headers=admin).json()
+                if codec.get("up"):
+                    break
+                time.sleep(1)   # the agents poll every 2 s; nothing to read meanwhile
+            assert codec.get("up") is True and str(codec["address"]).startswith("https://"), codec
             meetings = client.get("/api/v1/meetings", headers=admin).json()
             assert len(meetings) == 1 and len(meetings[0].get("sites", [1] * 6)) == 6
             # --faults: the silent camera goes down and opens a fault within a few polls
