@@ -17,6 +17,7 @@ from central.models import utcnow
 from central.notify.changes import Changes
 from central.services import commands
 from central.services.ingest import ForeignDevice, IngestOutcome, foreign_device, ingest, touch_site
+from central.services.ingest_batch import StatusJob
 from contracts.messages import (
     Ack,
     BadMessage,
@@ -168,8 +169,9 @@ class AgentConnection:
             return
         try:
             foreign_device(self.site_id, msg)    # before the writer: a bad message never joins a batch
-            outcome: IngestOutcome = await self.writer.submit(functools.partial(
-                ingest, site_id=self.site_id, msg=msg, limits=self.hub.limits))
+            job = (StatusJob(self.site_id, msg, self.hub.limits) if StatusJob.batchable(msg)
+                   else functools.partial(ingest, site_id=self.site_id, msg=msg, limits=self.hub.limits))
+            outcome: IngestOutcome = await self.writer.submit(job)
         except ForeignDevice as exc:
             await self._reject(msg.msg_id, str(exc))
             return
