@@ -35,6 +35,7 @@ from central.services.ingest import (
     refuse_agent,
     touch_site,
 )
+from central.services.ingest_batch import StatusJob
 from contracts.limits import MAX_FRAME_BYTES, sniff, valid_id
 from contracts.messages import (
     CLOSE_INCOMPATIBLE,
@@ -220,8 +221,9 @@ class AgentConnection:
             self.peer_minor = msg.peer_minor
         try:
             foreign_device(self.site_id, msg)    # before the writer: a bad message never joins a batch
-            outcome: IngestOutcome = await self.writer.submit(functools.partial(
-                ingest, site_id=self.site_id, msg=msg, limits=self.hub.limits))
+            job = (StatusJob(self.site_id, msg, self.hub.limits) if StatusJob.batchable(msg)
+                   else functools.partial(ingest, site_id=self.site_id, msg=msg, limits=self.hub.limits))
+            outcome: IngestOutcome = await self.writer.submit(job)
         except Rejected as exc:
             await self._reject(raw, msg.msg_id, msg.type, str(exc))
             return

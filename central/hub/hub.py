@@ -168,14 +168,16 @@ class AgentHub:
 
     def _close_stale(self, links: dict[str, int], tokens: set[str]) -> None:
         """Close links taken over by a newer one (on another instance) or whose token was revoked."""
-        with self._lock:
-            connections = list(self._connections.values())
-        for conn in connections:
-            newer = links.get(conn.site_id)
-            if newer is not None and conn.generation is not None and conn.generation < newer:
-                self._spawn(conn.close(CLOSE_REPLACED, "replaced by a newer connection of the site"))
-            elif conn.token_id is not None and conn.token_id in tokens:
-                self._spawn(conn.close(CLOSE_REVOKED, "the site token was revoked"))
+        with self._lock:     # by site, not a scan: every accepted link anywhere announces itself
+            taken = [conn for site, newer in links.items()
+                     if (conn := self._connections.get(site)) is not None
+                     and conn.generation is not None and conn.generation < newer]
+            revoked = [conn for conn in self._connections.values()
+                       if conn.token_id is not None and conn.token_id in tokens] if tokens else []
+        for conn in taken:
+            self._spawn(conn.close(CLOSE_REPLACED, "replaced by a newer connection of the site"))
+        for conn in revoked:
+            self._spawn(conn.close(CLOSE_REVOKED, "the site token was revoked"))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

@@ -126,7 +126,7 @@ class BatchWriter:
     def _write(self, jobs: list[Callable[[Session], Any]]) -> list[_Outcome]:
         try:
             with self._unit() as session:
-                values = [job(session) for job in jobs]
+                values = _run_in_runs(session, jobs)
         except Exception as exc:  # noqa: BLE001 - the batch rolled back; each job is retried alone below
             if len(jobs) == 1:
                 self._count(1)
@@ -148,6 +148,26 @@ class BatchWriter:
     def _count(self, jobs: int) -> None:
         self.batches += 1
         self.jobs += jobs
+
+
+def _run_in_runs(session: Session, jobs: list[Callable[[Session], Any]]) -> list[Any]:
+    """Run ``jobs`` in order; a run of consecutive jobs of one type with ``run_many`` (e.g. many
+    ``status`` messages) is handed over whole, so it can share multi-row statements."""
+    values: list[Any] = []
+    i = 0
+    while i < len(jobs):
+        kind = type(jobs[i])
+        run_many = getattr(kind, "run_many", None)
+        if run_many is None:
+            values.append(jobs[i](session))
+            i += 1
+            continue
+        end = i + 1
+        while end < len(jobs) and type(jobs[end]) is kind:
+            end += 1
+        values.extend(run_many(session, jobs[i:end]))
+        i = end
+    return values
 
 
 def _resolve(future: asyncio.Future[Any], outcome: _Outcome) -> None:

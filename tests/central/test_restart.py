@@ -41,3 +41,18 @@ async def test_drain_closes_every_link_with_its_own_hint_and_healthz_says_draini
         server.ctx.draining = False
         for agent in agents:
             await agent.close()
+
+
+async def test_revoking_a_token_closes_the_link_that_used_it(server: RunningServer, seeded: Seeded) -> None:
+    from central.security import site_token_id
+    from tests.central.helpers import login
+
+    async with FakeAgent(server.ws_url, "lhasa", seeded.tokens["lhasa"]) as agent:
+        await agent.wait(lambda: agent.schedules, what="schedule")
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            headers = await login(http, "admin")
+            token_id = site_token_id(seeded.tokens["lhasa"])
+            reply = await http.delete(f"/api/v1/sites/lhasa/tokens/{token_id}", headers=headers)
+            assert reply.status_code == 204, reply.text
+        await agent.wait(lambda: agent.closed_code is not None, what="the link to close")
+        assert agent.closed_code == 1008
