@@ -33,7 +33,8 @@ from typing import Any
 
 from drivers.codec_common import opt
 from drivers.errors import AuthError, CommandRejected, DeviceTimeout, ProtocolError
-from drivers.poly_group import WELCOME, PolyGroupDriver, _strip_prompt
+from drivers.poly_grammar import WELCOME, strip_prompt
+from drivers.poly_group import PolyGroupDriver
 from drivers.roles import Endpoint
 from drivers.transcript import Transcript
 from drivers.transports.base import Transport
@@ -114,7 +115,7 @@ class PolycomHdxDriver(PolyGroupDriver):
                 if rx.fill(min(deadline, wake_at)):
                     wake_at = float("inf")   # it answers: no more wake-up lines
                 continue
-            text = _strip_prompt(line)
+            text = strip_prompt(line)
             if not text or text == self.serial_wake:
                 continue             # blank lines and the echo of our wake-up command
             if "login failed" in text.lower():
@@ -156,7 +157,7 @@ class PolycomHdxDriver(PolyGroupDriver):
         echo_pending = self.api_echo
         deadline = time.monotonic() + (timeout or self.endpoint.timeout)
         while True:
-            text = _strip_prompt(rx.next_line(deadline, f"reply to {command!r}"))
+            text = strip_prompt(rx.next_line(deadline, f"reply to {command!r}"))
             if not text:
                 continue
             if echo_pending and text == command:
