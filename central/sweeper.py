@@ -1,4 +1,5 @@
-"""Background work of an app instance: expire commands nobody could run before their deadline."""
+"""Background work of an app instance: expire commands nobody could run before their deadline,
+start meetings that start by themselves."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from central.context import AppContext
 from central.models import utcnow
-from central.services import commands, followups
+from central.services import commands, followups, meeting_autostart
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,9 @@ def sweep_once(ctx: AppContext) -> int:
         for row in expired:
             followups.on_command_final(session, row, settings.command_deadline_seconds,
                                        settings.default_multisite_capacity)
+    with ctx.unit() as session:
+        meeting_autostart.start_due(session, utcnow(), organisation_default=settings.auto_start_meetings,
+                                    deadline_seconds=settings.command_deadline_seconds)
     for row in expired:
         if row.finished_at is not None:
             ctx.metrics.command_finished((row.finished_at - row.created_at).total_seconds())
