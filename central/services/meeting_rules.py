@@ -52,7 +52,8 @@ class MeetingConflict(MeetingError):
         super().__init__(f"overlaps {names}")
 
     def detail(self) -> dict[str, Any]:
-        return {"code": self.code, "message": str(self), "conflicts": [c.as_dict() for c in self.conflicts]}
+        """The 409 body: ``detail`` (the message), ``code`` and the ``conflicts``."""
+        return {"detail": str(self), "code": self.code, "conflicts": [c.as_dict() for c in self.conflicts]}
 
 
 @dataclass(frozen=True)
