@@ -236,7 +236,8 @@ def merge_steps(link: MeetingSite, steps: list[dict[str, Any]], *, keep_newer: b
         state = str(step.get("state", "running"))
         current[key] = {"device": key[0], "step": key[1], "role": str(step.get("role", "")),
                         "state": state if state in STEP_STATES else "running",
-                        "reason": str(step.get("reason", ""))[:500]}
+                        "reason": str(step.get("reason", ""))[:500],
+                        "evidence": str(step.get("evidence", ""))[:2000]}
     link.preparation = list(current.values())     # a new list: JSON columns see only assignment
 
 
