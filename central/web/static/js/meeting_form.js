@@ -63,6 +63,7 @@ export function meetingForm(sites, { meeting = null, submitLabel, onSubmit, onCa
       onCancel ? el("button", { type: "button", onclick: onCancel }, t("common.cancel")) : null,
       el("button", { type: "submit", class: "primary", "data-action": "save-meeting" }, submitLabel)));
 
+  const say = (text) => { problem.textContent = text; problem.classList.remove("hidden"); };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
@@ -79,7 +80,6 @@ export function meetingForm(sites, { meeting = null, submitLabel, onSubmit, onCa
       body.bridge_uri = String(data.get("bridge_uri")).trim();
     }
     if (data.get("auto_start")) body.auto_start = true;     // else the organisation setting decides
-    const say = (text) => { problem.textContent = text; problem.classList.remove("hidden"); };
     if (!body.title) return say(`${t("meetings.field.title")}?`);
     if (!(new Date(body.end) > new Date(body.start))) return say(t("meetings.invalid_time"));
     if (body.sites.length < 2) return say(t("meetings.pick_sites"));
