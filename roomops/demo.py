@@ -297,6 +297,7 @@ def run(args: argparse.Namespace) -> int:
         meeting_id = schedule_meeting(plan)
         if not stop.is_set():
             announce(plan, generated, connected, meeting_id)
+            print("  " + ("the meeting starts by itself at its start time (ROOMOPS_AUTO_START_MEETINGS)" if os.environ.get("ROOMOPS_AUTO_START_MEETINGS", "").strip().lower() in ("1", "true", "yes", "on") else "the meeting does not start by itself: press Start on its page (ROOMOPS_AUTO_START_MEETINGS=1 starts meetings at their start time)"), flush=True)  # noqa: E501
         while not stop.wait(1.0):
             dead = children.exited()
             if dead:
