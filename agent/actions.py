@@ -1,6 +1,7 @@
-"""What remote commands do to the room: reboot (with the PDU fallback), power-cycle, prepare,
-connect, disconnect, standby, recording, configuration. Each handler is
-``async (agent, command) -> result dict`` and raises ``CommandFailed`` when the goal was not met.
+"""What remote commands do to the room: reboot (with the PDU fallback), power-cycle, standby,
+recording, configuration; the meeting commands (prepare, connect, disconnect, mute) are in
+meeting_actions.py. Each handler is ``async (agent, command) -> result dict`` and raises
+``CommandFailed`` when the goal was not met.
 
 ``agent`` is the running ``agent.runtime.Agent`` (sessions, site, self-test, relocation).
 """
@@ -9,17 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
 from agent.commands import CommandFailed, Handler
+from agent.meeting_actions import (
+    Step,
+    _one,
+    failed_steps,
+    h_connect,
+    h_disconnect,
+    h_mute,
+    h_prepare,
+    prepare_steps,
+    run_steps,
+    warmup_seconds,
+)
 from agent.recordings import RecordingUnavailable, checksum, file_name, recordings_folder, upload
 from agent.session import DeviceSession
 from agent.site import reboot_plan
-from contracts.messages import CallState, Command
+from contracts.messages import Command
 from drivers.errors import DeviceError, DeviceTimeout, Disconnected
-from drivers.roles import Driver, PowerOutlet
+from drivers.roles import PowerOutlet
 
 
 def _probe_interval(session: DeviceSession) -> float:
@@ -118,100 +131,6 @@ async def reboot(agent: Any, device: str) -> dict[str, Any]:
     return {**result, "fallback": True}
 
 
-# -- room state --------------------------------------------------------------------------------------
-Step = tuple[str, str, Callable[[Driver], Any]]   # (device id, description, operation)
-
-
-async def run_steps(agent: Any, steps: list[Step], timeout: float = 10.0) -> list[dict[str, Any]]:
-    """Run steps: per device in order, devices in parallel; a failed step is recorded, not raised."""
-    by_device: dict[str, list[Step]] = {}
-    for step in steps:
-        by_device.setdefault(step[0], []).append(step)
-
-    async def device_steps(items: list[Step]) -> list[dict[str, Any]]:
-        out = []
-        for device, what, op in items:
-            try:
-                await agent.session(device).call(op, timeout, force=True)
-            except DeviceError as exc:
-                out.append({"device": device, "step": what, "ok": False,
-                            "error": f"{exc.reason}: {exc.message}"})
-            else:
-                out.append({"device": device, "step": what, "ok": True})
-        return out
-
-    results = await asyncio.gather(*(device_steps(items) for items in by_device.values()))
-    return [r for group in results for r in group]
-
-
-def _require(steps_result: list[dict[str, Any]], what: str) -> dict[str, Any]:
-    failed = [s for s in steps_result if not s["ok"]]
-    if failed:
-        raise CommandFailed(f"{what}: {len(failed)} of {len(steps_result)} steps failed: "
-                            + "; ".join(f"{s['device']} {s['step']}: {s['error']}" for s in failed),
-                            {"steps": steps_result})
-    return {"steps": steps_result}
-
-
-def prepare_steps(agent: Any) -> list[Step]:
-    site = agent.site
-    room = site.room
-    steps: list[Step] = []
-    for codec in site.with_role("codec"):
-        steps.append((codec.id, "wake", lambda d: d.standby(False)))
-        steps.append((codec.id, "microphones unmuted", lambda d: d.mute(False)))
-        if room.codec_main_source is not None:
-            src = int(room.codec_main_source)
-            steps.append((codec.id, f"main source {src}", lambda d, s=src: d.set_main_source(s)))
-        if room.volume is not None:
-            vol = int(room.volume)
-            steps.append((codec.id, f"volume {vol}", lambda d, v=vol: d.set_volume(v)))
-    for display in site.with_role("display"):
-        steps.append((display.id, "power on", lambda d: d.power(True)))
-        # a projector refuses input changes while its lamp warms up (PJLink ERR3)
-        within = warmup_seconds(display)
-        steps.append((display.id, "warmed up", lambda d, w=within: _warmed_up(d, w)))
-        if room.display_input:
-            src = str(room.display_input)
-            steps.append((display.id, f"input {src}", lambda d, s=src: d.select_input(s)))
-    for switcher in site.with_role("switcher"):
-        for output, inp in sorted(room.routes.items()):
-            steps.append((switcher.id, f"route {inp}->{output}", lambda d, i=inp, o=output: d.route(i, o)))
-    if room.camera_preset is not None:
-        preset = int(room.camera_preset)
-        cameras = site.with_role("camera")
-        if cameras:
-            for cam in cameras:
-                steps.append((cam.id, f"preset {preset}", lambda d, p=preset: d.preset_recall(p)))
-        else:
-            for codec in site.with_role("codec"):
-                steps.append((codec.id, f"camera preset {preset}", lambda d, p=preset: d.preset_activate(p)))
-    return steps
-
-
-def warmup_seconds(display: Any) -> float:
-    """How long a display may take to warm up (the driver's ``warmup_timeout`` option)."""
-    return float(display.endpoint.options.get("warmup_timeout", 90.0))
-
-
-def _warmed_up(driver: Driver, within: float) -> None:
-    wait = getattr(driver, "wait_power", None)
-    if wait is None:
-        return      # a display without warm-up states takes input changes at once
-    state = wait("on", within)
-    if state != "on":
-        raise DeviceTimeout(f"still {state} {within:.0f} s after power on", device=driver.name)
-
-
-def _one(agent: Any, cmd: Command, role: str) -> str:
-    if cmd.device:
-        return agent.site.device(cmd.device).id
-    found = agent.site.with_role(role)
-    if not found:
-        raise CommandFailed(f"site {agent.site.id} has no {role}")
-    return found[0].id
-
-
 # -- handlers ----------------------------------------------------------------------------------------
 async def h_reboot(agent: Any, cmd: Command) -> dict[str, Any]:
     if not cmd.device:
@@ -235,87 +154,6 @@ async def h_selftest(agent: Any, cmd: Command) -> dict[str, Any]:
     return {"run_id": report.run_id, "verdict": report.verdict}
 
 
-def _serve_meeting(agent: Any, cmd: Command) -> None:
-    """Calls from now on belong to the command's meeting (reported with its id)."""
-    meeting_id = cmd.args.get("meeting_id")
-    if meeting_id:
-        agent.call_meeting = str(meeting_id)
-
-
-async def h_prepare(agent: Any, cmd: Command) -> dict[str, Any]:
-    _serve_meeting(agent, cmd)
-    warmups = [warmup_seconds(d) for d in agent.site.with_role("display")]
-    timeout = max([10.0] + [w + 5.0 for w in warmups])
-    return _require(await run_steps(agent, prepare_steps(agent), timeout), "prepare")
-
-
-def dial_targets(agent: Any, cmd: Command) -> list[str]:
-    """The URIs to dial: ``uris``, host mode's ``participants`` [{site, uri}], ``uri``, the
-    meeting's ``bridge_uri``, else the site's own bridge."""
-    uris = [str(u) for u in cmd.args.get("uris") or []]
-    uris += [str(p["uri"]) for p in cmd.args.get("participants") or []]
-    if not uris:
-        uri = cmd.args.get("uri") or cmd.args.get("bridge_uri") or agent.site.bridge_uri
-        if not uri:
-            raise CommandFailed("connect needs a uri, uris, participants, or the site's bridge")
-        uris = [str(uri)]
-    return uris
-
-
-#: a call state that still may become connected
-_PROGRESSING = frozenset({"dialing", "ringing", "connecting"})
-
-
-async def await_calls(agent: Any, codec: str, call_ids: list[str],
-                      within: float) -> dict[str, CallState | None]:
-    """The codec's calls, read (and reported) until every one is connected, gone, or ``within``
-    seconds have passed: call id -> its state, None for a call that ended."""
-    coordinator = agent.coordinators[codec]
-    interval = float(agent.session(codec).spec.endpoint.options.get("call_poll_interval", 0.2))
-    deadline = time.monotonic() + within
-    while True:
-        calls = {c.call_id: c for c in await coordinator.poll_calls()}
-        found = {cid: calls.get(cid) for cid in call_ids}
-        settled = all(c is None or c.state not in _PROGRESSING for c in found.values())
-        if settled or time.monotonic() >= deadline:
-            return found
-        await asyncio.sleep(interval)   # the codec's own call progress, read again shortly
-
-
-async def h_connect(agent: Any, cmd: Command) -> dict[str, Any]:
-    codec = _one(agent, cmd, "codec")
-    _serve_meeting(agent, cmd)
-    uris = dial_targets(agent, cmd)
-    rate = int(cmd.args.get("rate", 1920))
-    protocol = str(cmd.args.get("protocol", "sip"))
-    session = agent.session(codec)
-    dialed = []
-    for uri in uris:
-        call_id = await session.call(lambda d, u=uri: d.dial(u, protocol, rate), 15.0, force=True)
-        dialed.append((uri, str(call_id)))
-    wait = float(cmd.args.get("wait", session.spec.endpoint.options.get("connect_wait", 10.0)))
-    states = await await_calls(agent, codec, [cid for _, cid in dialed], wait)
-    calls = [{"uri": uri, "call_id": cid, "state": states[cid].state if states[cid] else "ended"}
-             for uri, cid in dialed]
-    result: dict[str, Any] = {"codec": codec, "calls": calls}
-    ended = [c for c in calls if c["state"] == "ended"]
-    if len(ended) == len(calls):
-        raise CommandFailed(f"{codec}: every call ended before connecting "
-                            f"({', '.join(c['uri'] for c in ended)})", result)
-    live = [c["state"] for c in calls if c["state"] != "ended"]
-    result["call_state"] = "connected" if all(s == "connected" for s in live) else live[0]
-    return result
-
-
-async def h_disconnect(agent: Any, cmd: Command) -> dict[str, Any]:
-    codec = _one(agent, cmd, "codec")
-    await agent.session(codec).call(lambda d: d.hangup(None), 10.0, force=True)
-    left = await agent.coordinators[codec].poll_calls()   # reports the hang-up at once
-    if cmd.args.get("meeting_id") in (None, agent.call_meeting):
-        agent.call_meeting = None
-    return {"codec": codec, "calls_left": len(left)}
-
-
 async def h_standby(agent: Any, cmd: Command) -> dict[str, Any]:
     on = bool(cmd.args.get("on", True))
     steps: list[Step] = [(c.id, "standby" if on else "wake", lambda d: d.standby(on))
@@ -323,13 +161,31 @@ async def h_standby(agent: Any, cmd: Command) -> dict[str, Any]:
     if cmd.args.get("displays", True):
         steps += [(x.id, "display off" if on else "display on", lambda d: d.power(not on))
                   for x in agent.site.with_role("display")]
-    return _require(await run_steps(agent, steps), "standby")
+    steps_result = await run_steps(agent, steps, what="standby")
+    failed_steps(steps_result, "standby")
+    return {"steps": steps_result}
+
+
+def _recording_meetings(agent: Any) -> dict[str, str]:
+    """recorder id -> the meeting it records for (kept on the agent)."""
+    owners: dict[str, str] | None = getattr(agent, "recording_meetings", None)
+    if owners is None:
+        owners = {}
+        agent.recording_meetings = owners
+    return owners
 
 
 async def h_record_start(agent: Any, cmd: Command) -> dict[str, Any]:
     rec = _one(agent, cmd, "recorder")
+    meeting_id = str(cmd.args.get("meeting_id") or "")
+    owner = _recording_meetings(agent).get(rec)
+    if meeting_id and owner and owner != meeting_id:
+        raise CommandFailed(f"{rec} is recording meeting {owner}; not started for {meeting_id}",
+                            {"recorder": rec, "recording_for": owner})
     await agent.session(rec).call(lambda d: d.record_start(), 10.0, force=True)
     status = await agent.session(rec).call(lambda d: d.record_status(), 10.0, force=True)
+    if meeting_id:
+        _recording_meetings(agent)[rec] = meeting_id
     return {"recorder": rec, "status": status}
 
 
@@ -337,6 +193,12 @@ async def h_record_stop(agent: Any, cmd: Command) -> dict[str, Any]:
     """Stop, then archive: the file's name, size, duration and SHA-256, uploaded to central when
     the command names a meeting and the agent has a central."""
     rec = _one(agent, cmd, "recorder")
+    meeting_id = str(cmd.args.get("meeting_id") or "")
+    owner = _recording_meetings(agent).get(rec)
+    if meeting_id and owner and owner != meeting_id:     # another meeting's recording goes on
+        raise CommandFailed(f"{rec} records meeting {owner}, not {meeting_id}: left running",
+                            {"recorder": rec, "recording_for": owner})
+    _recording_meetings(agent).pop(rec, None)
     session = agent.session(rec)
     before = await session.call(lambda d: d.record_status(), 10.0, force=True)
     await session.call(lambda d: d.record_stop(), 10.0, force=True)
@@ -397,6 +259,8 @@ HANDLERS: dict[str, Handler] = {
     "connect": h_connect, "disconnect": h_disconnect, "standby": h_standby,
     "record_start": h_record_start, "record_stop": h_record_stop, "apply_config": h_apply_config,
     "uplink_test": h_uplink_test, "relocate_plan": h_relocate_plan, "relocate_apply": h_relocate_apply,
+    "mute": h_mute,
 }
 
-__all__ = ["HANDLERS", "power_cycle", "reboot", "run_steps", "wait_until_state", "Awaitable"]
+__all__ = ["HANDLERS", "Awaitable", "Step", "power_cycle", "prepare_steps", "reboot", "run_steps",
+           "wait_until_state", "warmup_seconds"]

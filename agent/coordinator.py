@@ -8,14 +8,23 @@ that is off at start-up is simply down until it answers: never fatal.
 A codec's coordinator also reads its calls on every poll (and when asked, right after a dial or a
 hang-up) and emits one ``call_state`` event per change of a call: central keeps every event, so
 the annual report can count each connected call as HD or SD even after it ended.
+
+While a command holds the device (a projector warming up for 90 s inside ``prepare``) the health
+poll does not queue behind it: the device's worker is busy, not the device down, so the poll
+keeps the last state and says what holds it.
+
+Every call belongs to a meeting: a call the agent dialled is claimed for the meeting of its
+``connect``; another call (answered) takes the meeting the agent was serving when it was first
+seen. Hang-ups and self-tests use that to touch only what is theirs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -70,6 +79,9 @@ class Availability:
         return None if total == 0 else self.up_seconds / total
 
 
+#: call states that occupy the codec
+IN_CALL = frozenset({"dialing", "ringing", "connecting", "connected", "disconnecting"})
+
 #: what makes a call "changed" for reporting
 _CALL_FIELDS = ("state", "remote_uri", "direction", "rate_kbps", "resolution", "hd")
 
@@ -88,12 +100,27 @@ class CallTracker:
         self._emit = emit
         self._meeting = meeting
         self.calls: dict[str, CallState] = {}
+        #: call id -> meeting, for calls the agent dialled (claimed before the codec reports them)
+        self.claims: dict[str, str] = {}
+
+    def claim(self, call_id: str, meeting_id: str | None) -> None:
+        """The call ``call_id`` belongs to ``meeting_id`` (a dial made for that meeting)."""
+        if meeting_id:
+            self.claims[call_id] = meeting_id
+            known = self.calls.get(call_id)
+            if known is not None and known.meeting_id != meeting_id:
+                self.calls[call_id] = known.model_copy(update={"meeting_id": meeting_id})
+
+    def of_meeting(self, meeting_id: str | None) -> list[CallState]:
+        """The current calls that belong to ``meeting_id``; with None, every call."""
+        return [c for c in self.calls.values() if meeting_id is None or c.meeting_id == meeting_id]
 
     def update(self, calls: list[CallInfo]) -> list[CallState]:
         seen: dict[str, CallState] = {}
         for info in calls:
             before = self.calls.get(info.call_id)
-            meeting_id = before.meeting_id if before is not None else self._meeting()
+            meeting_id = self.claims.get(info.call_id) or (
+                before.meeting_id if before is not None else self._meeting())
             now = CallState(device=self.device, call_id=info.call_id, remote_uri=info.remote_uri,
                             direction=info.direction, state=info.state, rate_kbps=info.rate_kbps,
                             resolution=info.resolution, hd=info.is_hd, meeting_id=meeting_id)
@@ -103,6 +130,7 @@ class CallTracker:
         for call_id, gone in self.calls.items():
             if call_id not in seen:
                 self._report(gone.model_copy(update={"state": "idle"}))
+                self.claims.pop(call_id, None)
         self.calls = seen
         return self.current()
 
@@ -136,13 +164,43 @@ class Coordinator:
             CallTracker(session.id, site, emit, meeting or (lambda: None))
             if "codec" in session.spec.roles else None)
         self.calls_error = ""
+        self._holds: Counter[str] = Counter()
 
     @property
     def device(self) -> str:
         return self.session.id
 
+    @contextlib.contextmanager
+    def hold(self, what: str) -> Iterator[None]:
+        """A command is using the device for ``what``: polls leave its state alone meanwhile."""
+        self._holds[what] += 1
+        try:
+            yield
+        finally:
+            self._holds[what] -= 1
+            if self._holds[what] <= 0:
+                del self._holds[what]
+
+    @property
+    def held_by(self) -> str:
+        """What holds the device now ("" when nothing does)."""
+        return ", ".join(sorted(self._holds))
+
+    async def in_call(self) -> str:
+        """Why checks that need an idle codec cannot run now ("in a call ..."), "" when idle."""
+        if self.call_tracker is None:
+            return ""
+        active = [c for c in await self.poll_calls() if c.state in IN_CALL]
+        if not active:
+            return ""
+        meetings = sorted({c.meeting_id for c in active if c.meeting_id})
+        return "in a call" + (f" (meeting {', '.join(meetings)})" if meetings else "")
+
     async def poll(self) -> DeviceStatus:
         self.polls += 1
+        if self._holds and self.availability.state is not None:
+            # the worker is busy with a command; a poll now would only time out behind it
+            return self.status()
         try:
             health = await self.session.call(lambda d: d.health(), self.timeout)
         except DeviceError as exc:
@@ -200,9 +258,11 @@ class Coordinator:
             return DeviceStatus(id=self.device, up=False, verdict="down", reasons=[self.reason],
                                 since=self.since)
         h = self.health
+        reasons = list(h.reasons) if h else []
+        if self._holds:
+            reasons.append(f"busy: {self.held_by}")
         return DeviceStatus(id=self.device, up=True, verdict=h.verdict.value if h else "unknown",
-                            reasons=list(h.reasons) if h else [], details=_plain(h.details) if h else {},
-                            since=self.since)
+                            reasons=reasons, details=_plain(h.details) if h else {}, since=self.since)
 
 
 def _plain(details: dict) -> dict:

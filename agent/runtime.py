@@ -97,7 +97,12 @@ class Agent:
     def runner(self) -> SelftestRunner:
         offset = (lambda: self.link.clock_offset) if self.link is not None else None
         checks = default_site_checks(self.uplink_probe, offset)
-        return SelftestRunner(self.site, self.sessions, site_checks=checks)
+        return SelftestRunner(self.site, self.sessions, site_checks=checks, in_call=self.in_call)
+
+    async def in_call(self, device: str) -> str:
+        """Why the codec ``device`` cannot run its idle-only checks now ("in a call"), else ""."""
+        coordinator = self.coordinators.get(device)
+        return await coordinator.in_call() if coordinator is not None else ""
 
     def hello(self) -> Hello:
         return Hello(site=self.site.id, agent_version=AGENT_VERSION, devices=[

@@ -32,6 +32,10 @@ UPLINK_FIELDS = ("rtt_ms", "loss", "up_mbps", "down_mbps")
 EVIDENCE_LINES = 20
 Progress = Callable[[CheckResult], None]
 SiteCheck = Callable[["RunState"], Awaitable[list[CheckResult]]]
+#: device id -> why checks that need an idle codec cannot run now ("in a call ..."), "" when idle
+InCall = Callable[[str], Awaitable[str]]
+#: codec checks a call in progress makes meaningless or harmful (a test call, moving the camera)
+NEEDS_IDLE = frozenset({"codec.idle", "codec.test_call", "codec.preset"})
 
 
 @dataclass
@@ -114,9 +118,11 @@ def uplink_of(results: Sequence[CheckResult]) -> dict[str, Any] | None:
 
 class SelftestRunner:
     def __init__(self, site: SiteSpec, sessions: Mapping[str, DeviceSession], *,
-                 site_checks: Sequence[SiteCheck] = (), reachable_timeout: float | None = None) -> None:
+                 site_checks: Sequence[SiteCheck] = (), reachable_timeout: float | None = None,
+                 in_call: InCall | None = None) -> None:
         self.site = site
         self.sessions = sessions
+        self.in_call = in_call
         self.site_checks = list(site_checks)
         self.reachable_timeout = reachable_timeout
 
@@ -178,7 +184,11 @@ class SelftestRunner:
         if isinstance(checks, CheckResult):
             finish(checks)
             return
+        busy = await self.in_call(dev.id) if self.in_call is not None and "codec" in dev.roles else ""
         for check in checks:
+            if busy and check.name in NEEDS_IDLE:
+                finish(skipped(dev.id, check.name, busy))
+                continue
             if reach.status != "pass":
                 finish(skipped(dev.id, check.name, f"device not reachable: {reach.reason}"))
                 continue

@@ -1,4 +1,5 @@
-"""Every error is a JSON body ``{"detail": "<clear message>", "status": <code>}``."""
+"""Every error is a JSON body ``{"detail": "<clear message>", "status": <code>}`` (plus named fields
+some errors carry, e.g. a meeting conflict's ``code`` and ``conflicts``)."""
 
 from __future__ import annotations
 
@@ -54,11 +55,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        extra: dict[str, object] = {}
+        if isinstance(exc.detail, dict) and isinstance(exc.detail.get("detail"), str):
+            # {"detail": message, **fields}: the message stays the detail, the fields go beside it
+            extra = {k: v for k, v in exc.detail.items() if k not in ("detail", "status")}
+            detail = exc.detail["detail"]
+        else:
+            detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
-        return JSONResponse(_body(exc.status_code, detail), status_code=exc.status_code,
+        return JSONResponse(_body(exc.status_code, detail, **extra), status_code=exc.status_code,
                             headers=headers or None)
 
     @app.exception_handler(RequestValidationError)

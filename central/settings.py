@@ -68,6 +68,10 @@ class Settings(BaseModel):
 
     #: Host-mode fallback when neither the site nor the codec's hello gives a multisite capacity.
     default_multisite_capacity: int = Field(3, ge=1)
+    #: Organisation default bridge (the MCU's SIP URI): a bridge meeting without one dials this.
+    default_bridge_uri: str = ""
+    #: Start scheduled meetings by themselves at their start time (a meeting's own flag wins).
+    auto_start_meetings: bool = False
 
     uplink_max_download_bytes: int = Field(50 * 1024 * 1024, gt=0)
     uplink_max_upload_bytes: int = Field(50 * 1024 * 1024, gt=0)

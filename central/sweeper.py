@@ -2,7 +2,8 @@
 
 With several instances on one PostgreSQL database every instance sweeps: each claims the overdue
 commands no other sweep holds (``FOR UPDATE SKIP LOCKED``), so a command expires and its follow-up
-runs once. Retention runs on one instance per round (a transaction-scoped advisory lock).
+runs once; meetings that start by themselves are started there too. Retention runs on one instance
+per round (a transaction-scoped advisory lock).
 Both loops run under ``central.supervise``: a failed round (the database away, a bug) is logged,
 counted and retried with backoff, and each good round marks the task healthy again.
 """
@@ -17,7 +18,7 @@ from sqlalchemy import text
 
 from central.context import AppContext
 from central.models import utcnow
-from central.services import commands, followups, retention
+from central.services import commands, followups, meeting_autostart, retention
 from central.supervise import supervise
 
 TASK = "sweeper"
@@ -36,6 +37,9 @@ def sweep_once(ctx: AppContext) -> int:
         for row in expired:
             followups.on_command_final(session, row, settings.command_deadline_seconds,
                                        settings.default_multisite_capacity)
+    with ctx.unit() as session:
+        meeting_autostart.start_due(session, utcnow(), organisation_default=settings.auto_start_meetings,
+                                    deadline_seconds=settings.command_deadline_seconds)
     for row in expired:
         if row.finished_at is not None:
             ctx.metrics.command_finished((row.finished_at - row.created_at).total_seconds())

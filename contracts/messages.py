@@ -230,6 +230,7 @@ class CommandResult(Envelope):
 COMMAND_KINDS = frozenset({
     "reboot", "power_cycle", "selftest", "prepare", "connect", "disconnect", "standby",
     "record_start", "record_stop", "apply_config", "relocate_plan", "relocate_apply", "uplink_test",
+    "mute",
 })
 
 

@@ -315,6 +315,10 @@ def run(args: argparse.Namespace) -> int:
         inspections = request_inspections(plan.data_dir, sorted(connected))
         if not stop.is_set():
             announce(plan, generated, connected, meeting_id, inspections)
+            auto = os.environ.get("ROOMOPS_AUTO_START_MEETINGS", "").strip().lower() in ("1", "true", "on")
+            print("  " + ("the meeting starts by itself at its start time (ROOMOPS_AUTO_START_MEETINGS)"
+                          if auto else "the meeting does not start by itself: press Start on its page "
+                          "(ROOMOPS_AUTO_START_MEETINGS=1 starts meetings at their start time)"), flush=True)
         while not stop.wait(1.0):
             dead = children.exited()
             if dead:

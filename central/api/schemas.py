@@ -304,7 +304,37 @@ class MeetingIn(In):
     host_site: SiteId
     sites: list[SiteId] = Field(min_length=1, max_length=200)
     mode: Literal["bridge", "host"]
+    #: optional: a bridge meeting without one dials the organisation's default bridge
     bridge_uri: CallUri | None = None
+    #: start by itself at the start time; None follows the organisation setting
+    auto_start: bool | None = None
+    #: book over a conflicting meeting (409 otherwise); needs force_reason, which is audited
+    force: bool = False
+    force_reason: Title | None = None
+
+
+class MeetingStartIn(In):
+    """Optional body of a start: override a site still held by another started meeting."""
+
+    force: bool = False
+    reason: Title | None = None
+
+
+class MeetingSiteAddIn(In):
+    site: SiteId
+    force: bool = False
+    reason: Title | None = None
+
+
+class MuteIn(In):
+    on: bool
+
+
+class MeetingSettingsOut(BaseModel):
+    """The organisation's meeting settings (server settings, read-only here)."""
+
+    default_bridge_uri: str | None
+    auto_start: bool
 
 
 class MeetingSiteOut(Out):
@@ -317,6 +347,9 @@ class MeetingSiteOut(Out):
     recording: str | None
     problem: str | None
     satisfaction: int | None
+    problem_code: str | None = None
+    preparation: list[dict[str, Any]] | None = None
+    muted: bool | None = None
 
 
 class RecordingOut(Out):
@@ -344,6 +377,8 @@ class MeetingOut(Out):
     started_by: str | None
     stopped_at: datetime | None
     stopped_by: str | None
+    auto_start: bool | None = None
+    override_reason: str | None = None
 
 
 class MeetingDetailOut(MeetingOut):

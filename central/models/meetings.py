@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central.models.base import Base, UTCDateTime, new_id, utcnow
@@ -29,6 +29,10 @@ class Meeting(Base):
     started_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     stopped_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: start by itself at its start time: True/False, None follows the organisation setting
+    auto_start: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    #: why the clerk booked it over a conflicting meeting (None: no conflict was overridden)
+    override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class MeetingSite(Base):
@@ -41,12 +45,18 @@ class MeetingSite(Base):
     readiness: Mapped[str | None] = mapped_column(String(16), nullable=True)
     readiness_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     selftest_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    #: idle, preparing, prepared, dialing, ringing, connecting, connected, disconnected, failed.
+    #: idle, preparing, prepared, dialing, ringing, connecting, connected, disconnected, dropped, failed.
     call_state: Mapped[str] = mapped_column(String(32), default="idle")
     call: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: None, starting, recording, stopping, stopped, failed (host site only).
     recording: Mapped[str | None] = mapped_column(String(16), nullable=True)
     problem: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: what went wrong, as a catalogue key (``problem`` keeps the raw text as evidence)
+    problem_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: the room's preparation steps beside the call: [{device, step, state, reason}]
+    preparation: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    #: microphones muted by the secretariat (None: never set in this meeting)
+    muted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     satisfaction: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -20,7 +20,16 @@ from sqlalchemy.orm.util import identity_key
 
 from central.messages import codes
 from central.models import Device, EventRow, IngestedMessage, Site, utcnow
-from central.services import availability, commands, faults, followups, meetings, selftests, uplink
+from central.services import (
+    availability,
+    commands,
+    faults,
+    followups,
+    meeting_progress,
+    meetings,
+    selftests,
+    uplink,
+)
 from contracts.messages import (
     SCHEMA_MINOR,
     SCHEMA_VERSION,
@@ -359,5 +368,7 @@ def _event(session: Session, site_id: str, msg: Event) -> None:
         meetings.on_call_state(session, site_id, call)
     elif msg.kind in ("recording_started", "recording_stopped"):
         meetings.on_recording_event(session, site_id, msg.kind, msg.data)
+    elif msg.kind == "prepare_step":
+        meeting_progress.on_prepare_step(session, site_id, msg.device, msg.data)
     elif msg.kind == "uplink":
         uplink.store(session, site_id, msg.data, at=msg.at, source="event")

@@ -11,37 +11,30 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.models import CommandRow, Device, Meeting, MeetingSite, Recording, Site, utcnow
+from central.models import CommandRow, Device, Meeting, MeetingSite, Site, utcnow
 from central.services import commands
 from central.services.locks import lock_meeting
+from central.services.meeting_rules import (
+    ACTIVE_STATES,
+    MeetingConflict,
+    MeetingError,
+    MeetingRequest,
+    conflicts,
+    validate,
+)
 from central.services.wake import wake_schedule
 from contracts.messages import CallState, MeetingSchedule
 
-ACTIVE_STATES = ("scheduled", "started")
 CALL_UP = "connected"
 CALL_IN_PROGRESS = frozenset({"dialing", "ringing", "connecting", "connected"})
 
-
-class MeetingError(ValueError):
-    """A request that does not fit the meeting's data or state (reported as 409/422)."""
-
-
-@dataclass(frozen=True)
-class MeetingRequest:
-    title: str
-    start: datetime
-    end: datetime
-    host_site: str
-    sites: list[str]
-    mode: str
-    bridge_uri: str | None
+__all__ = ["ACTIVE_STATES", "MeetingConflict", "MeetingError", "MeetingRequest"]
 
 
 # -- sites' call facts ------------------------------------------------------------------------------
@@ -52,7 +45,7 @@ def _codec(session: Session, site_id: str) -> Device | None:
     return None
 
 
-def _recorder(session: Session, site_id: str) -> Device | None:
+def recorder(session: Session, site_id: str) -> Device | None:
     for device in session.scalars(select(Device).where(Device.site_id == site_id).order_by(Device.id)):
         if "recorder" in (device.roles or []):
             return device
@@ -81,35 +74,33 @@ def multisite_capacity(session: Session, site: Site, default: int) -> int:
 
 
 # -- create and schedule --------------------------------------------------------------------------
-def create(session: Session, req: MeetingRequest, actor: str, default_capacity: int) -> Meeting:
-    sites = list(dict.fromkeys(req.sites))
-    if req.host_site not in sites:
-        sites.insert(0, req.host_site)
-    known = {s.id: s for s in session.scalars(select(Site).where(Site.id.in_(sites)))}
-    missing = [s for s in sites if s not in known]
-    if missing:
-        raise MeetingError(f"unknown site(s): {', '.join(missing)}")
-    if req.end <= req.start:
-        raise MeetingError("end must be after start")
-    if req.mode == "bridge" and not req.bridge_uri:
-        raise MeetingError("bridge mode needs bridge_uri")
-    if req.mode == "host":
-        capacity = multisite_capacity(session, known[req.host_site], default_capacity)
-        if len(sites) - 1 > capacity:
-            raise MeetingError(
-                f"host site {req.host_site} can host at most {capacity} other sites, not {len(sites) - 1}"
-            )
+def create(session: Session, req: MeetingRequest, actor: str, default_capacity: int, *,
+           default_bridge: str = "") -> Meeting:
+    """A scheduled meeting, after ``meeting_rules.validate``; ``req.overridden`` is not used: the
+    conflicts overridden are in ``meeting.override_reason`` and returned by ``overridden_by``."""
+    sites, bridge, overridden = validate(session, req, default_capacity=default_capacity,
+                                         default_bridge=default_bridge)
     meeting = Meeting(
         title=req.title, start=req.start, end=req.end, host_site=req.host_site, mode=req.mode,
-        bridge_uri=req.bridge_uri, state="scheduled", created_by=actor,
+        bridge_uri=bridge, state="scheduled", created_by=actor, auto_start=req.auto_start,
+        override_reason=req.force_reason.strip() if overridden and req.force_reason else None,
     )
     session.add(meeting)
     session.flush()
+    session.info.setdefault(_OVERRIDDEN, {})[meeting.id] = overridden
     for site_id in sites:
         session.add(MeetingSite(meeting_id=meeting.id, site_id=site_id, call_state="idle"))
         wake_schedule(session, site_id)
     session.flush()
     return meeting
+
+
+_OVERRIDDEN = "meetings_overridden"
+
+
+def overridden_by(session: Session, meeting: Meeting) -> list[dict[str, Any]]:
+    """The conflicting meetings ``create`` booked over (for the audit record)."""
+    return [c.as_dict() for c in session.info.get(_OVERRIDDEN, {}).get(meeting.id, [])]
 
 
 def site_ids(session: Session, meeting_id: str) -> list[str]:
@@ -154,30 +145,52 @@ def schedules_for_sites(
 
 
 # -- start ------------------------------------------------------------------------------------------
-def start(session: Session, meeting: Meeting, actor: str, deadline_seconds: float) -> None:
+def start(session: Session, meeting: Meeting, actor: str, deadline_seconds: float, *,
+          force: bool = False, reason: str | None = None) -> list[dict[str, Any]]:
+    """Send ``prepare`` everywhere. A site still held by another started meeting (one that ran
+    past its planned end, or was booked over) refuses the start with ``MeetingConflict`` unless
+    forced with a reason; returns the conflicts overridden."""
     if meeting.state != "scheduled":
         raise MeetingError(f"meeting is {meeting.state}, only a scheduled meeting can start")
+    links = links_of(session, meeting.id)
+    now = utcnow()
+    running = [c for c in conflicts(session, [link.site_id for link in links], now, max(meeting.end, now),
+                                    exclude=meeting.id, now=now) if c.state == "started"]
+    if running and not force:
+        raise MeetingConflict(running)
+    if running and not (reason or "").strip():
+        raise MeetingError("starting while another meeting holds a site needs a reason")
     meeting.state = "started"
-    meeting.started_at = utcnow()
+    meeting.started_at = now
     meeting.started_by = actor
-    for link in _links(session, meeting.id):
-        role = "host" if link.site_id == meeting.host_site else "participant"
-        args: dict[str, Any] = {"meeting_id": meeting.id, "mode": meeting.mode, "role": role}
-        if meeting.mode == "host" and role == "participant":
-            args["auto_answer"] = True
-        _send(session, meeting, link.site_id, "prepare", args, actor, deadline_seconds)
-        link.call_state = "preparing"
-        link.problem = None
-        wake_schedule(session, link.site_id)
+    for link in links:
+        prepare_site(session, meeting, link, actor, deadline_seconds)
+    return [c.as_dict() for c in running]
 
 
-def _links(session: Session, meeting_id: str) -> list[MeetingSite]:
+def prepare_site(session: Session, meeting: Meeting, link: MeetingSite, actor: str,
+                 deadline_seconds: float, *, join: bool = False) -> None:
+    """``prepare`` for one site; ``join`` marks a site added to a meeting already under way."""
+    role = "host" if link.site_id == meeting.host_site else "participant"
+    args: dict[str, Any] = {"meeting_id": meeting.id, "mode": meeting.mode, "role": role}
+    if meeting.mode == "host" and role == "participant":
+        args["auto_answer"] = True
+    if join:
+        args["join"] = True
+    send(session, meeting, link.site_id, "prepare", args, actor, deadline_seconds)
+    link.call_state = "preparing"
+    link.problem = link.problem_code = None
+    link.preparation = None
+    wake_schedule(session, link.site_id)
+
+
+def links_of(session: Session, meeting_id: str) -> list[MeetingSite]:
     return list(session.scalars(
         select(MeetingSite).where(MeetingSite.meeting_id == meeting_id).order_by(MeetingSite.site_id)
     ))
 
 
-def _send(
+def send(
     session: Session, meeting: Meeting, site_id: str, kind: str, args: dict[str, Any], actor: str,
     deadline_seconds: float, device_id: str | None = None,
 ) -> CommandRow:
@@ -191,14 +204,14 @@ def _send(
 _LOADED = "meetings_loaded"
 
 
-def _loaded(session: Session, meeting_id: str) -> tuple[Meeting | None, dict[str, MeetingSite]]:
+def loaded(session: Session, meeting_id: str) -> tuple[Meeting | None, dict[str, MeetingSite]]:
     """A meeting and its sites, read once per session: results and call states of hundreds of
     sites arrive in one batch. Kept in ``session.info`` because the identity map holds objects
     weakly (a second ``session.get`` would read the row again)."""
     cache: dict[str, tuple[Meeting | None, dict[str, MeetingSite]]] = session.info.setdefault(_LOADED, {})
     if meeting_id not in cache:
         meeting = lock_meeting(session, meeting_id)     # other instances wait: one decision per change
-        cache[meeting_id] = (meeting, {link.site_id: link for link in _links(session, meeting_id)}
+        cache[meeting_id] = (meeting, {link.site_id: link for link in links_of(session, meeting_id)}
                              if meeting is not None else {})
     return cache[meeting_id]
 
@@ -206,142 +219,16 @@ def _loaded(session: Session, meeting_id: str) -> tuple[Meeting | None, dict[str
 def on_command_final(
     session: Session, command: CommandRow, deadline_seconds: float, default_capacity: int
 ) -> None:
-    """Advance the meeting a finished command belongs to."""
+    """Advance the meeting a finished command belongs to (meeting_progress.py)."""
     if command.meeting_id is None:
         return
-    meeting, links = _loaded(session, command.meeting_id)
+    meeting, links = loaded(session, command.meeting_id)
     link = links.get(command.site_id)
     if meeting is None or link is None:
         return
-    ok = command.state == "succeeded"
-    problem = None if ok else f"{command.kind} {command.state}: {command.error or 'no reason given'}"
-    handler = {
-        "prepare": _after_prepare, "connect": _after_connect, "record_start": _after_record_start,
-        "record_stop": _after_record_stop, "disconnect": _after_disconnect,
-    }.get(command.kind)
-    if handler is not None:
-        handler(session, meeting, link, command, ok, problem, deadline_seconds, default_capacity)
+    from central.services import meeting_progress
 
-
-def _after_prepare(
-    session: Session, meeting: Meeting, link: MeetingSite, command: CommandRow, ok: bool,
-    problem: str | None, deadline_seconds: float, default_capacity: int,
-) -> None:
-    if meeting.state != "started":
-        return
-    if command.state == "expired":
-        link.call_state, link.problem = "failed", problem
-    else:
-        link.call_state = "prepared"
-        link.problem = problem     # a failed prepare still lets the site try to join
-    if meeting.mode == "bridge":
-        if command.state != "expired":
-            _send(session, meeting, link.site_id, "connect",
-                  {"meeting_id": meeting.id, "mode": "bridge", "bridge_uri": meeting.bridge_uri},
-                  meeting.started_by or "system", deadline_seconds)
-            link.call_state = "dialing"
-        return
-    _maybe_host_dials(session, meeting, deadline_seconds, default_capacity)
-
-
-def _maybe_host_dials(
-    session: Session, meeting: Meeting, deadline_seconds: float, default_capacity: int
-) -> None:
-    links = _links(session, meeting.id)
-    if any(link.call_state == "preparing" for link in links):
-        return
-    host = next(link for link in links if link.site_id == meeting.host_site)
-    if host.call_state != "prepared":
-        return
-    host_site = session.get(Site, meeting.host_site)
-    assert host_site is not None
-    capacity = multisite_capacity(session, host_site, default_capacity)
-    participants: list[dict[str, str]] = []
-    for link in links:
-        if link is host or link.call_state != "prepared":
-            continue
-        site = session.get(Site, link.site_id)
-        uri = call_uri(session, site) if site is not None else None
-        if uri is None:
-            link.call_state, link.problem = "failed", "no call URI known for this site's codec"
-        elif len(participants) >= capacity:
-            link.call_state, link.problem = "failed", f"over the host codec's multisite capacity ({capacity})"
-        else:
-            participants.append({"site": link.site_id, "uri": uri})
-            link.call_state = "ringing"
-    if not participants:
-        host.call_state, host.problem = "failed", "no site to dial"
-        return
-    _send(session, meeting, host.site_id, "connect",
-          {"meeting_id": meeting.id, "mode": "host", "participants": participants},
-          meeting.started_by or "system", deadline_seconds)
-    host.call_state = "dialing"
-
-
-def _after_connect(
-    session: Session, meeting: Meeting, link: MeetingSite, command: CommandRow, ok: bool,
-    problem: str | None, deadline_seconds: float, default_capacity: int,
-) -> None:
-    if meeting.state != "started":
-        return
-    if not ok:
-        link.call_state, link.problem = "failed", problem
-        return
-    reported = command.result.get("call_state")
-    link.call_state = str(reported) if reported else CALL_UP
-    link.problem = None
-    if link.site_id == meeting.host_site and link.recording is None:
-        recorder = _recorder(session, link.site_id)
-        _send(session, meeting, link.site_id, "record_start", {"meeting_id": meeting.id},
-              meeting.started_by or "system", deadline_seconds, recorder.id if recorder else None)
-        link.recording = "starting"
-
-
-def _after_record_start(
-    session: Session, meeting: Meeting, link: MeetingSite, command: CommandRow, ok: bool,
-    problem: str | None, deadline_seconds: float, default_capacity: int,
-) -> None:
-    if link.recording == "starting":
-        link.recording = "recording" if ok else "failed"
-    if not ok:
-        link.problem = problem
-
-
-def _after_disconnect(
-    session: Session, meeting: Meeting, link: MeetingSite, command: CommandRow, ok: bool,
-    problem: str | None, deadline_seconds: float, default_capacity: int,
-) -> None:
-    link.call_state = "disconnected" if ok else "failed"
-    if not ok:
-        link.problem = problem
-
-
-RECORDING_FIELDS = ("file", "size", "duration", "sha256")
-
-
-def _after_record_stop(
-    session: Session, meeting: Meeting, link: MeetingSite, command: CommandRow, ok: bool,
-    problem: str | None, deadline_seconds: float, default_capacity: int,
-) -> None:
-    if not ok:
-        link.recording, link.problem = "failed", problem
-        return
-    result = command.result
-    missing = [name for name in RECORDING_FIELDS if name not in result]
-    try:
-        if missing:
-            raise ValueError(f"missing {', '.join(missing)}")
-        recording = Recording(
-            meeting_id=meeting.id, site_id=link.site_id, file=str(result["file"]), size=int(result["size"]),
-            duration_s=float(result["duration"]), sha256=str(result["sha256"]).lower(),
-        )
-        if len(recording.sha256) != 64 or any(c not in "0123456789abcdef" for c in recording.sha256):
-            raise ValueError("sha256 is not 64 hex digits")
-    except (ValueError, TypeError) as exc:
-        link.recording, link.problem = "failed", f"record_stop result unusable: {exc}"
-        return
-    session.add(recording)
-    link.recording = "stopped"
+    meeting_progress.after(session, meeting, link, command, deadline_seconds, default_capacity)
 
 
 # -- call state from agent reports ------------------------------------------------------------------
@@ -349,14 +236,16 @@ def on_call_state(session: Session, site_id: str, call: CallState) -> None:
     meeting_id = call.meeting_id or _current_meeting_id(session, site_id)
     if meeting_id is None:
         return
-    meeting, links = _loaded(session, meeting_id)
+    meeting, links = loaded(session, meeting_id)
     link = links.get(site_id)
     if link is None or meeting is None:
         return
     link.call = call.model_dump(mode="json")
     if call.state in CALL_IN_PROGRESS:
-        if meeting.state == "started":
+        if meeting.state == "started" and link.call_state != "dropped":
             link.call_state = call.state
+            if call.state == CALL_UP:
+                link.problem = link.problem_code = None
     elif call.state in ("idle", "disconnected"):
         if link.call_state in CALL_IN_PROGRESS or link.call_state == "disconnecting":
             link.call_state = "disconnected"
@@ -384,18 +273,21 @@ def _current_meeting_id(session: Session, site_id: str) -> str | None:
 
 # -- stop -------------------------------------------------------------------------------------------
 def stop(session: Session, meeting: Meeting, actor: str, deadline_seconds: float) -> None:
+    """Hang up this meeting's calls and stop its recording; nothing of another meeting."""
     if meeting.state != "started":
         raise MeetingError(f"meeting is {meeting.state}, only a started meeting can stop")
     meeting.state = "stopped"
     meeting.stopped_at = utcnow()
     meeting.stopped_by = actor
-    for link in _links(session, meeting.id):
-        _send(session, meeting, link.site_id, "disconnect", {"meeting_id": meeting.id}, actor,
-              deadline_seconds)
-        link.call_state = "disconnecting" if link.call_state != "failed" else link.call_state
+    for link in links_of(session, meeting.id):
+        # the agent hangs up only this meeting's calls: a site also in another meeting stays in it
+        send(session, meeting, link.site_id, "disconnect", {"meeting_id": meeting.id}, actor,
+             deadline_seconds)
+        if link.call_state not in ("failed", "dropped"):
+            link.call_state = "disconnecting"
         if link.site_id == meeting.host_site and link.recording in ("starting", "recording"):
-            recorder = _recorder(session, link.site_id)
-            _send(session, meeting, link.site_id, "record_stop", {"meeting_id": meeting.id}, actor,
-                  deadline_seconds, recorder.id if recorder else None)
+            rec = recorder(session, link.site_id)
+            send(session, meeting, link.site_id, "record_stop", {"meeting_id": meeting.id}, actor,
+                 deadline_seconds, rec.id if rec else None)
             link.recording = "stopping"
         wake_schedule(session, link.site_id)

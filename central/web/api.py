@@ -199,7 +199,7 @@ def _edit(session: Session, meeting: Meeting, body: MeetingPatch, default_capaci
         title=changes.get("title", meeting.title), start=changes.get("start", meeting.start),
         end=changes.get("end", meeting.end), host_site=changes.get("host_site", meeting.host_site),
         sites=changes.get("sites", old_sites), mode=changes.get("mode", meeting.mode),
-        bridge_uri=changes.get("bridge_uri", meeting.bridge_uri),
+        bridge_uri=changes.get("bridge_uri", meeting.bridge_uri), replaces=meeting.id,
     )
     # Validate exactly as creation does, inside a savepoint that is always rolled back.
     probe = session.begin_nested()
@@ -234,6 +234,8 @@ def edit_meeting(meeting_id: str, body: MeetingPatch, user: Principal = Depends(
             audit.record(session, actor=user.username, action="meeting.edit", target=meeting_id,
                          outcome="succeeded", detail=changed)
             return {"id": meeting_id}
+    except meetings.MeetingConflict as exc:
+        raise HTTPException(409, exc.detail()) from exc
     except meetings.MeetingError as exc:
         raise HTTPException(422, str(exc)) from exc
 

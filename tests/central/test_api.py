@@ -76,7 +76,9 @@ def test_errors_are_json_with_a_clear_message(server: RunningServer, seeded: See
     cases: list[tuple[dict[str, Any], str]] = [
         ({**naive, "start": "2031-05-01T11:00:00+08:00"}, "end must be after start"),
         ({**naive, "start": "2031-05-01T09:00:00+08:00", "sites": ["atlantis"]}, "unknown site(s): atlantis"),
-        ({**naive, "start": "2031-05-01T09:00:00+08:00", "bridge_uri": None}, "bridge mode needs bridge_uri"),
+        ({**naive, "start": "2031-05-01T09:00:00+08:00", "bridge_uri": None},
+         "bridge mode needs bridge_uri: no default bridge is set for the organisation "
+         "(setting default_bridge_uri)"),
     ]
     for body, message in cases:
         response = http.post("/api/v1/meetings", json=body, headers=sec)

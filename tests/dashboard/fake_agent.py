@@ -64,6 +64,8 @@ class AgentBehaviour:
     dial_seconds: float = 0.6
     #: device names (e.g. "display1") reported down from the start
     down: tuple[str, ...] = ()
+    #: this many connects fail (the call ends before connecting) before one succeeds
+    fail_connects: int = 0
 
 
 @dataclass
@@ -181,6 +183,14 @@ class FakeAgent:
                 finished_at=now + timedelta(milliseconds=40), verdict="ready",
                 checks=[CheckResult(device=d, name="device.reachable", status="pass")
                         for d in self.device_ids()]))
+        elif cmd.kind == "connect" and self.behaviour.fail_connects > 0:
+            self.behaviour.fail_connects -= 1
+            await self._call(meeting_id, "dialing", 0)
+            await self._call(meeting_id, "idle", 0)
+            await self.send(CommandResult(site=self.site, command_id=cmd.command_id, state="failed",
+                                          error=f"{self.site}.codec: every call ended before connecting",
+                                          finished_at=utcnow()))
+            return
         elif cmd.kind == "connect":
             result = {"call_state": "connected"}
             await self._call(meeting_id, "dialing", 0)

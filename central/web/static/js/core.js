@@ -83,10 +83,11 @@ export function siteName(site) {
 
 // -- API ---------------------------------------------------------------------------------------
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, body = null) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
     this.status = status;
     this.detail = detail;
+    this.body = body;        // the whole error body: some errors carry fields beside the detail
   }
   /** What to show the user. */
   get message_for_user() {
@@ -120,7 +121,7 @@ export async function api(method, path, body) {
   }
   if (!response.ok) {
     const detail = data && typeof data === "object" && "detail" in data ? data.detail : data;
-    throw new ApiError(response.status, detail ?? response.statusText);
+    throw new ApiError(response.status, detail ?? response.statusText, data);
   }
   return data;
 }

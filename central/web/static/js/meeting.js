@@ -1,7 +1,9 @@
-// One meeting: readiness per site, Start / Stop, each site's call state live, satisfaction.
+// One meeting: readiness per site, Start / Stop, each site's call state live, control inside a
+// running meeting (redial, drop, mute, add a site), the room's preparation beside the call,
+// satisfaction.
 import {
   caps, clear, confirmAction, el, fmtClock, fmtTime, get, items, notice, onChange, pill, post, api,
-  serialised, showError, siteName, t,
+  serialised, showError, siteName, stateText, t,
 } from "./core.js";
 import { meetingForm } from "./meeting_form.js";
 import { checksTable } from "./checks.js";
@@ -10,6 +12,8 @@ const box = document.getElementById("meeting");
 const meetingId = box.dataset.meeting;
 let sites = [];
 let editing = false;
+let autoStartDefault = false;
+get("/meetings/settings").then((s) => { autoStartDefault = Boolean(s.auto_start); }).catch(() => {});
 
 const linkSite = (link) => link.site ?? link.site_id ?? link.id;
 const nameOf = (id) => siteName(sites.find((s) => s.id === id) ?? { id });
@@ -80,9 +84,80 @@ function tile(meeting, link) {
         call.resolution ? el("span", { class: "muted" }, ` ${call.resolution}`) : null) : null,
       link.recording ? el("dt", {}, t("meetings.recording")) : null,
       link.recording ? el("dd", { "data-field": "recording" }, pill(link.recording)) : null,
-      link.problem ? el("dt", {}, t("meetings.problem")) : null,
-      link.problem ? el("dd", { class: "muted", "data-field": "problem" }, link.problem) : null),
+      link.problem || link.problem_code ? el("dt", {}, t("meetings.problem")) : null,
+      link.problem || link.problem_code ? el("dd", { "data-field": "problem", "data-code": link.problem_code ?? "" },
+        link.problem_code ? t(`meetings.problem.${link.problem_code}`) : "",
+        evidence(link.problem)) : null,
+      link.muted ? el("dt", {}, t("meetings.muted")) : null,
+      link.muted ? el("dd", { "data-field": "muted" }, pill("degraded", t("meetings.muted"))) : null),
+    preparation(link),
+    meeting.state === "started" ? controls(meeting, link) : null,
     meeting.state === "stopped" ? rating(meeting, link) : null);
+}
+
+/** Raw device text, collapsed: evidence for engineers, never the message. */
+function evidence(raw) {
+  if (!raw) return null;
+  return el("details", { class: "evidence" }, el("summary", { class: "muted" }, t("meetings.evidence")),
+    el("pre", {}, raw));
+}
+
+function preparation(link) {
+  const steps = (link.preparation ?? []).filter((s) => s.state !== "done");
+  if (!steps.length) return null;
+  const line = (s) => {
+    const device = t(`meetings.role.${s.role || "display"}`);
+    const key = s.state === "waiting" ? "meetings.prep.waiting" : s.state === "failed" ? "meetings.prep.failed"
+      : "meetings.prep.running";
+    return el("li", { "data-device": s.device, "data-state": s.state },
+      t(key, { device, step: s.step, reason: s.reason || stateText(s.state) }), evidence(s.evidence));
+  };
+  return el("div", { class: "preparation", "data-field": "preparation" },
+    el("p", { class: "muted", style: "margin:.6rem 0 .2rem" }, t("meetings.prep.title")),
+    el("ul", {}, steps.map(line)));
+}
+
+function controls(meeting, link) {
+  if (!caps.meetings) return null;
+  const id = linkSite(link);
+  const act = async (path, body, message) => {
+    try {
+      await post(`/meetings/${meeting.id}/sites/${id}/${path}`, body);
+      if (message) notice(message);
+    } catch (err) { showError(err); }
+    render();
+  };
+  const failed = ["failed", "dropped", "disconnected"].includes(link.call_state);
+  const hostCarries = meeting.mode === "host" && id === meeting.host_site;
+  return el("div", { class: "actions tile-actions" },
+    el("button", { type: "button", class: failed ? "primary" : "", "data-action": "redial",
+      onclick: () => act("redial", undefined, t("meetings.redialing", { site: nameOf(id) })) }, t("meetings.redial")),
+    link.muted
+      ? el("button", { type: "button", "data-action": "unmute", onclick: () => act("mute", { on: false }) },
+        t("meetings.unmute"))
+      : el("button", { type: "button", "data-action": "mute", onclick: () => act("mute", { on: true }) },
+        t("meetings.mute")),
+    hostCarries || link.call_state === "dropped" ? null : el("button", { type: "button", class: "danger", "data-action": "drop",
+      onclick: async () => {
+        if (await confirmAction(t("meetings.confirm_drop", { site: nameOf(id) }),
+          { confirmLabel: t("meetings.drop"), danger: true })) act("drop");
+      } }, t("meetings.drop")));
+}
+
+function addSite(meeting, links) {
+  if (!caps.meetings || !["scheduled", "started"].includes(meeting.state)) return null;
+  const inMeeting = new Set(links.map(linkSite));
+  const free = sites.filter((s) => !inMeeting.has(s.id));
+  if (!free.length) return null;
+  const select = el("select", { name: "add_site" }, free.map((s) => el("option", { value: s.id }, siteName(s))));
+  return el("div", { class: "toolbar", "data-field": "add-site" }, el("label", {}, t("meetings.add_site"), " ", select),
+    el("button", { type: "button", "data-action": "add-site", onclick: async () => {
+      try {
+        await post(`/meetings/${meeting.id}/sites`, { site: select.value });
+        notice(t("meetings.site_added", { site: nameOf(select.value) }), "ok");
+      } catch (err) { showError(err); }
+      render();
+    } }, t("meetings.add")));
 }
 
 async function startOrStop(meeting, action) {
@@ -135,6 +210,12 @@ const render = serialised(async () => {
       `${fmtTime(meeting.start)} – ${fmtClock(meeting.end)} · ${t(`meetings.mode_short.${meeting.mode}`)}`,
       meeting.bridge_uri ? ` · ${meeting.bridge_uri}` : "",
       ` · ${t("meetings.sites_count", { n: links.length })}`),
+    meeting.state === "scheduled"
+      ? el("p", { class: "muted", "data-field": "auto-start" },
+        t(meeting.auto_start ?? autoStartDefault ? "meetings.auto_start_on" : "meetings.auto_start_off")) : null,
+    meeting.override_reason ? el("p", { class: "muted", "data-field": "override" },
+      t("meetings.override", { reason: meeting.override_reason })) : null,
+    addSite(meeting, links),
     el("section", { class: "site-grid", "aria-live": "polite" }, links.map((link) => tile(meeting, link))));
 });
 

@@ -97,6 +97,7 @@ if (newButton && caps.meetings) {
     const close = () => { clear(formBox); formBox.classList.add("hidden"); newButton.classList.remove("hidden"); };
     clear(formBox, el("h2", {}, t("meetings.new")), meetingForm(sites, {
       submitLabel: t("meetings.create"),
+      allowForce: true,
       onCancel: close,
       onSubmit: async (body) => {
         const created = await post("/meetings", body);
