@@ -25,7 +25,7 @@ SITES = ("alpha", "beta", "gamma")
 
 
 def _messages() -> list[Status]:
-    """Devices going down and up again across messages, a replay, a device first seen in a status."""
+    """Devices going down and up again across messages, a replay, a declared device reported late."""
     rng = random.Random(15)
     base = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
     out = []
@@ -63,6 +63,7 @@ async def _apply(url: str, batched: bool, messages: list[Status]) -> list[bool]:
             accounts.create_site(session, site)
             for k in range(3):
                 session.add(Device(id=f"{site}.d{k}", site_id=site))
+            session.add(Device(id=f"{site}.new", site_id=site))   # declared by the hello, reported late
     writer = BatchWriter(functools.partial(transaction, sessions))
     results: list[IngestOutcome] = []
     for start in range(0, len(messages), 12):        # batches of 12, as a busy writer would take them
@@ -99,6 +100,7 @@ async def test_the_writer_hands_a_run_of_status_jobs_over_whole(tmp_path: Path) 
     sessions = make_session_factory(engine)
     with transaction(sessions) as session:
         accounts.create_site(session, "alpha")
+        session.add(Device(id="alpha.d0", site_id="alpha"))
     calls: list[int] = []
     original = StatusJob.run_many
 

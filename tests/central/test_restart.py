@@ -8,6 +8,7 @@ import httpx
 
 from agent.link import RESTART_CLOSE_CODE, restart_delay
 from central.hub.connection import CLOSE_RESTART, restart_reason
+from contracts.messages import CLOSE_REVOKED
 from tests.central.helpers import FakeAgent, RunningServer, Seeded
 
 
@@ -55,4 +56,4 @@ async def test_revoking_a_token_closes_the_link_that_used_it(server: RunningServ
             reply = await http.delete(f"/api/v1/sites/lhasa/tokens/{token_id}", headers=headers)
             assert reply.status_code == 204, reply.text
         await agent.wait(lambda: agent.closed_code is not None, what="the link to close")
-        assert agent.closed_code == 1008
+        assert agent.closed_code == CLOSE_REVOKED

@@ -98,6 +98,8 @@ MATRIX: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/v1/sites/{site}/availability", R, None),
     ("GET", "/api/v1/dashboard/sites", R, None),
     ("GET", "/api/v1/dashboard/meetings", R, None),
+    ("GET", "/api/v1/reports/charts", R, None),
+    ("GET", "/api/v1/reports/map", R, None),
     ("GET", "/api/v1/reports/annual", R, None),
     ("GET", "/api/v1/reports/inspections", R, None),
     ("GET", "/api/v1/reports/inspections/{selftest_id}", R, None),
