@@ -14,7 +14,7 @@ import pytest
 from central.models import Site
 from central.models.base import set_clock
 from central.reports import addresses, annual, policy
-from central.services import accounts
+from central.services import accounts, availability
 from central.services.ingest import ingest
 from contracts.messages import DeviceInfo, Event, Hello
 from tests.central.helpers import RunningServer, central_settings
@@ -52,6 +52,14 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
                     DeviceInfo(id=f"{site_id}.codec", model=model, roles=["codec"],
                                identity={"model": reported, "firmware": "9.1"} if reported else {})]),
                        ctx.limits)
+        with ctx.unit() as session:
+            # observed time: hq's and lhasa's agents on-line and their codecs up from the first hour
+            # of the year (xining never connected: its availability is unknown, never "up")
+            for site_id in ("hq", "lhasa"):
+                start = cst(YEAR, 1, 1, 0)
+                availability.record_link(session, site_id=site_id, connected=True, at=start)
+                availability.record_state(session, site_id=site_id, device_id=f"{site_id}.codec", up=True,
+                                          at=start)
         for site_id, (_, _, ups, calls) in SCRIPT.items():
             for month, up in enumerate(ups, start=2):
                 at = cst(YEAR, month, 10, 10)
@@ -80,6 +88,9 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
             addresses.record(session, "lhasa", "58.1.9.9", cst(YEAR, 5, 3))
             addresses.record(session, "lhasa", "58.1.9.9", cst(YEAR, 6, 3))
             addresses.record(session, "lhasa", "61.4.4.4", cst(YEAR, 9, 3))
+        with ctx.unit() as session:       # both agents on-line until the year's last second
+            for site_id in ("hq", "lhasa"):
+                availability.record_link(session, site_id=site_id, connected=False, at=cst(YEAR + 1, 1, 1, 0))
         clock.set(cst(YEAR + 1, 1, 5))
         server.start()
         try:
