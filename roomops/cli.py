@@ -44,10 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(command.module)
         except ModuleNotFoundError as exc:
-            missing = (exc.name or "").partition(".")[0]
             if exc.name == command.module:
                 continue  # that package has not grown this subcommand yet
-            if not missing or missing in OWN_PACKAGES:
+            missing = _third_party(exc)
+            if not missing:
                 raise
             _register_missing(sub, name, command.extra, missing)
             continue
@@ -62,11 +62,21 @@ def _register_missing(sub: Any, name: str, extra: str, missing: str) -> None:
     parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     def explain(_args: argparse.Namespace) -> int:
-        print(f"roomops {name}: this install lacks the '{extra}' extra (the library '{missing}' "
-              f"is missing). Install it with: pip install 'roomops[{extra}]'", file=sys.stderr)
+        print(missing_extra_message(name, extra, missing), file=sys.stderr)
         return 2
 
     parser.set_defaults(func=explain)
+
+
+def missing_extra_message(name: str, extra: str, missing: str) -> str:
+    return (f"roomops {name}: this install lacks the '{extra}' extra (the library '{missing}' "
+            f"is missing). Install it with: pip install 'roomops[{extra}]'")
+
+
+def _third_party(exc: ModuleNotFoundError) -> str:
+    """The top-level name of a missing library, or "" when the missing module is one of ours."""
+    missing = (exc.name or "").partition(".")[0]
+    return "" if missing in OWN_PACKAGES else missing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:
+        # A subcommand that imports a library only when it runs (sim: paramiko of the simulators).
+        missing = _third_party(exc)
+        command = SUBCOMMANDS.get(args.command)
+        if not missing or command is None:
+            raise
+        print(missing_extra_message(args.command, command.extra, missing), file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # The reader went away (`roomops profiles schema | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
