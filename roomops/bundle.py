@@ -101,14 +101,28 @@ def _dependency_wheels(lock: Path, wheels: Path, wheels_from: Path | None) -> No
     _pip("wheel", "--quiet", "--prefer-binary", "--wheel-dir", str(wheels), "-r", str(lock))
 
 
+#: The sides install.sh installs: each its own extra, so an agent gets no web stack.
+SIDES = ("central", "agent")
+
+
 def _check_installable(stage: Path) -> None:
     """The installer's own commands, against the wheel folder alone, must resolve: every pin of
-    the lock (hash-checked when it has hashes), and RoomOps with all it depends on."""
-    wheels = str(stage / "wheels")
-    roomops = str(next((stage / "wheels").glob("roomops-*.whl")))
-    common = ("install", "--quiet", "--dry-run", "--ignore-installed", "--no-index", "--find-links", wheels)
-    _pip(*common, "--no-deps", "-r", str(stage / "requirements.lock"))
-    _pip(*common, roomops)
+    the lock (hash-checked), and each side's ``roomops[<side>]`` constrained by the lock's pins,
+    so the lock holds everything both sides need."""
+    wheels = stage / "wheels"
+    roomops = next(wheels.glob("roomops-*.whl"))
+    digest = hashlib.sha256(roomops.read_bytes()).hexdigest()
+    lock = str(stage / "requirements.lock")
+    common = ("install", "--quiet", "--dry-run", "--ignore-installed", "--no-index",
+              "--find-links", str(wheels))
+    _pip(*common, "--no-deps", "-r", lock)
+    for side in SIDES:
+        requirement = stage.parent / f"check-{side}.txt"
+        requirement.write_text(f"roomops[{side}] @ {roomops.as_uri()} --hash=sha256:{digest}\n")
+        try:
+            _pip(*common, "--constraint", lock, "--requirement", str(requirement))
+        finally:
+            requirement.unlink()
 
 
 def _write_sums(stage: Path) -> None:
