@@ -92,16 +92,11 @@ case "$MODE" in
     agent) SIDE_MODULE=agent.runtime ;;
 esac
 venv_ok() { [ -x "$1/bin/roomops" ] && "$1/bin/python" -c "import $SIDE_MODULE" 2>/dev/null; }
-install_side() {   # install_side VENV: roomops[MODE] at exactly the locked versions, hash-checked
-    local wheel requirement
-    wheel=$(ls "$BUNDLE"/wheels/roomops-*.whl)
-    requirement=$(mktemp)
-    printf 'roomops[%s] @ file://%s --hash=sha256:%s\n' "$MODE" "$wheel" \
-        "$(sha256sum "$wheel" | cut -d' ' -f1)" > "$requirement"
-    # The lock's pins (with their hashes) constrain every dependency: nothing is resolved anew.
-    PIP_NO_INDEX=1 "$1/bin/python" -m pip install --quiet --no-index --find-links "$BUNDLE/wheels" \
-        --constraint "$BUNDLE/requirements.lock" --requirement "$requirement"
-    rm -f "$requirement"
+install_side() {   # install_side VENV: roomops[MODE] at exactly the locked, hash-checked versions
+    # requirements-MODE.lock is the part of the lock this side needs (scripts/bundle resolved it).
+    PIP_NO_INDEX=1 "$1/bin/python" -m pip install --quiet --no-index --no-deps \
+        --find-links "$BUNDLE/wheels" -r "$BUNDLE/requirements-$MODE.lock"
+    "$1/bin/python" -m pip install --quiet --no-index --no-deps "$BUNDLE"/wheels/roomops-*.whl
 }
 if venv_ok "$NEW_VENV"; then
     say "venv $NEW_VENV: present"
