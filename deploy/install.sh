@@ -84,18 +84,32 @@ install -d -m 0750 -o "$RUN_USER" -g "$GROUP" "$VAR"
 install -d -m 0700 -o "$RUN_USER" -g "$GROUP" "$BACKUPS"
 
 # -- 3. the venv of this version, from the bundle's wheels only -------------------------------------
-venv_ok() { [ -x "$1/bin/roomops" ] && "$1/bin/python" -c 'import central, agent' 2>/dev/null; }
+# Each side gets its own extra: roomops[central] (no device drivers) or roomops[agent] (no web
+# server, database or PDF stack). Central and an agent on one machine share the venv of a version:
+# the second install adds its side's libraries to it.
+case "$MODE" in
+    central) SIDE_MODULE=central.app ;;
+    agent) SIDE_MODULE=agent.runtime ;;
+esac
+venv_ok() { [ -x "$1/bin/roomops" ] && "$1/bin/python" -c "import $SIDE_MODULE" 2>/dev/null; }
+install_side() {   # install_side VENV: roomops[MODE] at exactly the locked, hash-checked versions
+    # requirements-MODE.lock is the part of the lock this side needs (scripts/bundle resolved it).
+    PIP_NO_INDEX=1 "$1/bin/python" -m pip install --quiet --no-index --no-deps \
+        --find-links "$BUNDLE/wheels" -r "$BUNDLE/requirements-$MODE.lock"
+    "$1/bin/python" -m pip install --quiet --no-index --no-deps "$BUNDLE"/wheels/roomops-*.whl
+}
 if venv_ok "$NEW_VENV"; then
     say "venv $NEW_VENV: present"
+elif [ -x "$NEW_VENV/bin/roomops" ] && "$NEW_VENV/bin/python" -c 'import roomops' 2>/dev/null; then
+    install_side "$NEW_VENV"
+    venv_ok "$NEW_VENV" || fail "the venv does not import RoomOps' $MODE"
+    say "venv $NEW_VENV: roomops[$MODE] added"
 else
     rm -rf "$NEW_VENV"
     "$PYTHON" -m venv "$NEW_VENV"
-    # Exactly the locked versions (hash-checked when the lock has hashes), nothing resolved anew.
-    PIP_NO_INDEX=1 "$NEW_VENV/bin/python" -m pip install --quiet --no-index --no-deps \
-        --find-links "$BUNDLE/wheels" -r "$BUNDLE/requirements.lock"
-    "$NEW_VENV/bin/python" -m pip install --quiet --no-index --no-deps "$BUNDLE"/wheels/roomops-*.whl
-    venv_ok "$NEW_VENV" || fail "the new venv does not import RoomOps"
-    say "venv $NEW_VENV: installed from $(ls "$BUNDLE/wheels" | wc -l) wheels"
+    install_side "$NEW_VENV"
+    venv_ok "$NEW_VENV" || fail "the new venv does not import RoomOps' $MODE"
+    say "venv $NEW_VENV: roomops[$MODE] installed from $(ls "$BUNDLE/wheels" | wc -l) wheels"
 fi
 PREVIOUS=""
 if [ -L "$CURRENT" ]; then PREVIOUS=$(readlink "$CURRENT"); fi

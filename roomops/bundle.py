@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -101,14 +102,60 @@ def _dependency_wheels(lock: Path, wheels: Path, wheels_from: Path | None) -> No
     _pip("wheel", "--quiet", "--prefer-binary", "--wheel-dir", str(wheels), "-r", str(lock))
 
 
+#: The sides install.sh installs, each from its own part of the lock: an agent gets no web stack,
+#: central no device drivers.
+SIDES = ("central", "agent")
+
+
 def _check_installable(stage: Path) -> None:
     """The installer's own commands, against the wheel folder alone, must resolve: every pin of
-    the lock (hash-checked when it has hashes), and RoomOps with all it depends on."""
-    wheels = str(stage / "wheels")
-    roomops = str(next((stage / "wheels").glob("roomops-*.whl")))
-    common = ("install", "--quiet", "--dry-run", "--ignore-installed", "--no-index", "--find-links", wheels)
-    _pip(*common, "--no-deps", "-r", str(stage / "requirements.lock"))
-    _pip(*common, roomops)
+    the lock (hash-checked), and for each side ``roomops[<side>]`` with the lock's pins as
+    constraints. What that side resolves to is written as ``requirements-<side>.lock`` (the
+    lock's own entries, hashes included), which install.sh installs with ``--no-deps``: even the
+    older pip of a fresh venv then installs exactly the locked, hashed files."""
+    wheels = stage / "wheels"
+    roomops = next(wheels.glob("roomops-*.whl"))
+    digest = hashlib.sha256(roomops.read_bytes()).hexdigest()
+    lock = stage / "requirements.lock"
+    common = ("install", "--quiet", "--dry-run", "--ignore-installed", "--no-index",
+              "--find-links", str(wheels))
+    _pip(*common, "--no-deps", "-r", str(lock))
+    entries = _lock_entries(lock.read_text())
+    for side in SIDES:
+        requirement = stage.parent / f"check-{side}.txt"
+        report = stage.parent / f"check-{side}.json"
+        requirement.write_text(f"roomops[{side}] @ {roomops.as_uri()} --hash=sha256:{digest}\n")
+        try:
+            _pip(*common, "--constraint", str(lock), "--requirement", str(requirement),
+                 "--report", str(report))
+            resolved = json.loads(report.read_text())["install"]
+            needed = {_canonical(item["metadata"]["name"]) for item in resolved}
+        finally:
+            requirement.unlink(missing_ok=True)
+            report.unlink(missing_ok=True)
+        needed.discard("roomops")
+        missing = needed - entries.keys()
+        if missing:
+            raise BundleError(f"roomops[{side}] needs what the lock does not pin: "
+                              f"{sorted(missing)}")
+        header = (f"# The part of requirements.lock that roomops[{side}] installs, written by\n"
+                  f"# scripts/bundle; install.sh --{side} installs it with --no-deps.\n")
+        body = "".join(entries[name] for name in sorted(needed))
+        (stage / f"requirements-{side}.lock").write_text(header + body)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _lock_entries(text: str) -> dict[str, str]:
+    """canonical name -> that pin's entry of a pip-compile lock (its hash and "via" lines)."""
+    entries = {}
+    for entry in re.split(r"\n(?=[A-Za-z0-9])", text):
+        match = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==", entry)
+        if match:
+            entries[_canonical(match.group(1))] = entry.rstrip("\n") + "\n"
+    return entries
 
 
 def _write_sums(stage: Path) -> None:

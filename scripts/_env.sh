@@ -2,7 +2,8 @@
 # root, then call roomops_env to get a .venv with RoomOps installed and VPY set to the venv's
 # python. Dependencies come from the pinned, hashed lock files (requirements.lock,
 # requirements-test.lock; regenerate them with scripts/lock), RoomOps itself is installed
-# editable without dependencies. It reinstalls only when pyproject.toml or the lock changed.
+# editable with its `all` extra (agent and central side by side; the lock already holds every
+# dependency). It reinstalls only when pyproject.toml or the lock changed.
 #   roomops_env          # runtime dependencies
 #   roomops_env test     # with the test extras (stamp .venv/.roomops-installed, as scripts/test)
 #   roomops_cjk_font     # the CJK font PDF reports embed (Debian fonts-wqy-zenhei); exits 1 if
@@ -37,7 +38,7 @@ roomops_env() {
     printf '[%s] installing roomops%s into .venv from %s\n' "$tag" "${extras:+[$extras]}" "$lock"
     "$VPY" -m pip install --quiet --upgrade pip
     "$VPY" -m pip install --quiet --require-hashes --no-deps -r "$lock"
-    "$VPY" -m pip install --quiet --no-deps -e .
+    "$VPY" -m pip install --quiet --no-deps -e ".[all]"
     if [ "$extras" = test ]; then touch "$test_stamp"; else touch "$runtime_stamp"; fi
 }
 

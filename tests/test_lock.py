@@ -1,6 +1,7 @@
 """The lock files match pyproject.toml: every dependency (and what its extras pull in) is pinned
 at a version its specifier allows, with hashes, as a plain ``name==version`` list that scripts
-and the offline bundle can install from. After changing a dependency run ``scripts/lock``."""
+and the offline bundle can install from. The runtime lock holds the ``all`` extra (agent and
+central), the test lock adds ``test``. After changing a dependency run ``scripts/lock``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,30 @@ PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
 
 def project() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def wanted(*extras: str) -> list[str]:
+    """The base dependencies and those of the extras, with ``roomops[x,y]`` (an extra naming
+    other extras of ours) expanded, as pip does."""
+    meta = project()
+    out = list(meta["dependencies"])
+    todo, seen = list(extras), set()
+    while todo:
+        extra = todo.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for text in meta["optional-dependencies"][extra]:
+            req = Requirement(text)
+            if canonicalize_name(req.name) == "roomops":
+                todo.extend(req.extras)
+            else:
+                out.append(text)
+    return out
+
+
+def names(requirements: list[str]) -> set[str]:
+    return {canonicalize_name(Requirement(r).name) for r in requirements}
 
 
 def pins(lock: str) -> dict[str, Version]:
@@ -61,21 +86,28 @@ def required(requirements: list[str]) -> list[Requirement]:
 
 
 @pytest.mark.parametrize(("lock", "extras"),
-                         [("requirements.lock", ()), ("requirements-test.lock", ("test",))])
+                         [("requirements.lock", ("all",)), ("requirements-test.lock", ("test",))])
 def test_the_lock_pins_every_dependency_within_its_specifier(lock: str, extras: tuple[str, ...]) -> None:
-    meta = project()
-    wanted = list(meta["dependencies"])
-    for extra in extras:
-        wanted += meta["optional-dependencies"][extra]
     locked = pins(lock)
+    assert "roomops" not in locked, f"{lock} pins RoomOps itself: scripts/lock drops that entry"
     problems = []
-    for req in required(wanted):
+    for req in required(wanted(*extras)):
         name = canonicalize_name(req.name)
         if name not in locked:
             problems.append(f"{req} is not in {lock}")
         elif not req.specifier.contains(locked[name], prereleases=True):
             problems.append(f"{lock} pins {name}=={locked[name]}, outside {req.specifier}")
     assert problems == [], "run scripts/lock:\n" + "\n".join(problems)
+
+
+def test_each_side_installs_only_its_own_libraries() -> None:
+    """A site agent gets no web server, database or PDF stack; central gets no device drivers."""
+    agent, central = names(wanted("agent")), names(wanted("central"))
+    assert not agent & {"fastapi", "uvicorn", "alembic", "sqlalchemy", "reportlab", "psycopg",
+                        "argon2-cffi", "jinja2", "prometheus-client", "python-multipart"}
+    assert not central & {"netmiko", "pyserial", "paramiko", "apscheduler"}
+    assert names(wanted("all")) == agent | central
+    assert names(wanted("test")) >= names(wanted("all")), "the tests run both sides"
 
 
 def test_runtime_and_test_locks_agree() -> None:
@@ -93,8 +125,7 @@ def test_the_locks_name_no_index_or_local_path() -> None:
 
 def test_the_floors_are_what_the_code_needs() -> None:
     """Minimum versions the code relies on (a floor below them installs a broken RoomOps)."""
-    floors = {canonicalize_name(Requirement(r).name): Requirement(r).specifier
-              for r in project()["dependencies"] + project()["optional-dependencies"]["test"]}
+    floors = {canonicalize_name(Requirement(r).name): Requirement(r).specifier for r in wanted("test")}
     assert not floors["websockets"].contains("12.0")          # websockets.asyncio.client: 13
     assert not floors["pytest-asyncio"].contains("0.23.8")    # asyncio_default_fixture_loop_scope
     assert not floors["schemathesis"].contains("3.39")        # the 4.x Python API

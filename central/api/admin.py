@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, status
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from central.api.deps import Principal, SitePath, TokenPath, admin, get_ctx
 from central.api.schemas import SiteIn, SiteOut, SitePatch, SiteRetireIn, SiteTokenOut, UserIn, UserOut
+from central.api.sites import get_site
 from central.context import AppContext
 from central.models import Site, User
 from central.services import accounts, audit
@@ -56,7 +56,7 @@ def edit_site(site: SitePath, body: SitePatch, user: Principal = Depends(admin),
               ctx: AppContext = Depends(get_ctx)) -> Site:
     """Change a site's names, time zone, codec URI or multisite capacity (audited: before and after)."""
     with ctx.unit() as session:
-        row = _site(session, site)
+        row = get_site(session, site)
         if row.retired_at is not None:
             raise HTTPException(status.HTTP_409_CONFLICT, f"site {site!r} is retired")
         changes = {}
@@ -77,7 +77,7 @@ def retire_site(site: SitePath, body: SiteRetireIn, user: Principal = Depends(ad
     """Retire a site: its agent tokens are revoked, it takes no new meetings or tokens; its row,
     history and reports stay (a retired site still appears in the reports of its period)."""
     with ctx.unit() as session:
-        row = _site(session, site)
+        row = get_site(session, site)
         if row.retired_at is not None:
             raise HTTPException(status.HTTP_409_CONFLICT, f"site {site!r} is already retired")
         revoked = accounts.retire_site(session, row, user.username)
@@ -87,18 +87,11 @@ def retire_site(site: SitePath, body: SiteRetireIn, user: Principal = Depends(ad
         return row
 
 
-def _site(session: Session, site_id: str) -> Site:
-    row = session.get(Site, site_id)
-    if row is None:
-        raise HTTPException(404, f"no site {site_id!r}")
-    return row
-
-
 @router.post("/sites/{site}/tokens", response_model=SiteTokenOut, status_code=201)
 def issue_token(site: SitePath, user: Principal = Depends(admin),
                 ctx: AppContext = Depends(get_ctx)) -> SiteTokenOut:
     with ctx.unit() as session:
-        if _site(session, site).retired_at is not None:
+        if get_site(session, site).retired_at is not None:
             raise HTTPException(status.HTTP_409_CONFLICT, f"site {site!r} is retired: no new agent tokens")
         row, secret = accounts.issue_site_token(session, site, user.username)
         audit.record(session, actor=user.username, action="token.issue", target=site, outcome="succeeded",

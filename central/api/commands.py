@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Query
 
 from central.api.deps import Principal, engineer, get_ctx, reader
+from central.api.lookup import DEVICE_ID_HINT, filtered, get_or_404
 from central.api.schemas import CommandOut, Created, DeviceCommandIn
 from central.context import AppContext
 from central.models import CommandRow, Device
@@ -19,9 +19,7 @@ def device_command(device: str, body: DeviceCommandIn, user: Principal = Depends
                    ctx: AppContext = Depends(get_ctx)) -> Created:
     seconds = body.deadline_seconds or ctx.settings.command_deadline_seconds
     with ctx.unit() as session:
-        row = session.get(Device, device)
-        if row is None:
-            raise HTTPException(404, f"no device {device!r} (ids are 'site.device', e.g. urumqi.codec)")
+        row = get_or_404(session, Device, device, "device", DEVICE_ID_HINT)
         command = commands.enqueue(session, site_id=row.site_id, device_id=row.id, kind=body.kind,
                                    args=body.args, requested_by=user.username,
                                    deadline=commands.deadline_in(seconds))
@@ -37,22 +35,14 @@ def device_command(device: str, body: DeviceCommandIn, user: Principal = Depends
 def command_detail(command_id: str, _: Principal = Depends(reader),
                    ctx: AppContext = Depends(get_ctx)) -> CommandRow:
     with ctx.unit() as session:
-        row = session.get(CommandRow, command_id)
-        if row is None:
-            raise HTTPException(404, f"no command {command_id!r}")
-        return row
+        return get_or_404(session, CommandRow, command_id, "command")
 
 
 @router.get("/commands", response_model=list[CommandOut])
 def list_commands(site: str | None = None, device: str | None = None, state: str | None = None,
                   limit: int = Query(100, ge=1, le=1000), _: Principal = Depends(reader),
                   ctx: AppContext = Depends(get_ctx)) -> list[CommandRow]:
-    query = select(CommandRow).order_by(CommandRow.created_at.desc()).limit(limit)
-    if site:
-        query = query.where(CommandRow.site_id == site)
-    if device:
-        query = query.where(CommandRow.device_id == device)
-    if state:
-        query = query.where(CommandRow.state == state)
+    query = filtered(CommandRow, CommandRow.created_at.desc(), limit=limit,
+                     site_id=site, device_id=device, state=state)
     with ctx.unit() as session:
         return list(session.scalars(query))

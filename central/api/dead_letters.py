@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from central.api.deps import Principal, admin, get_ctx
+from central.api.lookup import get_or_404
 from central.context import AppContext
 from central.models import DeadLetter
 from central.services import audit, dead_letters
@@ -65,10 +66,7 @@ def list_dead_letters(site: str | None = Query(None, max_length=64),
 def dead_letter(letter_id: int = LetterId, _: Principal = Depends(admin),
                 ctx: AppContext = Depends(get_ctx)) -> DeadLetter:
     with ctx.unit() as session:
-        letter = session.get(DeadLetter, letter_id)
-        if letter is None:
-            raise HTTPException(404, f"no dead letter {letter_id}")
-        return letter
+        return get_or_404(session, DeadLetter, letter_id, "dead letter")
 
 
 @router.post("/dead-letters/{letter_id}/replay", response_model=ReplayOut,

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.api.deps import IntId, Principal, engineer, get_ctx, reader
+from central.api.lookup import filtered, get_or_404
 from central.api.schemas import AuditOut, CommandOut, FaultOut, In
 from central.api.sites import get_site, site_detail
 from central.context import AppContext
@@ -111,13 +112,10 @@ def list_faults(
     _: Principal = Depends(reader),
     ctx: AppContext = Depends(get_ctx),
 ) -> list[dict[str, Any]]:
-    query = select(Fault).order_by(Fault.opened_at.desc(), Fault.id.desc()).limit(limit)
+    query = filtered(Fault, Fault.opened_at.desc(), Fault.id.desc(), limit=limit,
+                     site_id=site, device_id=device)
     if open is not None:
         query = query.where(Fault.closed_at.is_(None) if open else Fault.closed_at.is_not(None))
-    if site:
-        query = query.where(Fault.site_id == site)
-    if device:
-        query = query.where(Fault.device_id == device)
     if not linked:
         query = query.where(Fault.root_id.is_(None))
     with ctx.unit() as session:
@@ -134,9 +132,7 @@ def fault_detail(
 ) -> dict[str, Any]:
     """A fault with the commands run against its device while it was open."""
     with ctx.unit() as session:
-        fault = session.get(Fault, fault_id)
-        if fault is None:
-            raise HTTPException(404, f"no fault {fault_id}")
+        fault = get_or_404(session, Fault, fault_id, "fault")
         query = select(CommandRow).where(
             CommandRow.device_id == fault.device_id, CommandRow.created_at >= fault.opened_at
         )
@@ -308,9 +304,7 @@ def end_maintenance(
 ) -> MaintenanceOut:
     """End planned work now (audited); a device still down then has a fault."""
     with ctx.unit() as session:
-        window = session.get(MaintenanceWindow, window_id)
-        if window is None:
-            raise HTTPException(404, f"no maintenance window {window_id}")
+        window = get_or_404(session, MaintenanceWindow, window_id, "maintenance window")
         if window.ended_at is not None:
             raise HTTPException(409, f"maintenance window {window_id} already ended at {window.ended_at}")
         maintenance.end_window(session, window, utcnow(), "done", actor=user.username)
@@ -336,11 +330,7 @@ def audit_log(
     _: Principal = Depends(reader),
     ctx: AppContext = Depends(get_ctx),
 ) -> list[AuditEntry]:
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    if actor:
-        query = query.where(AuditEntry.actor == actor)
-    if action:
-        query = query.where(AuditEntry.action == action)
+    query = filtered(AuditEntry, AuditEntry.id.desc(), limit=limit, actor=actor, action=action)
     if since:
         query = query.where(AuditEntry.at >= since)
     with ctx.unit() as session:

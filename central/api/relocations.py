@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException
 
 from central.api.deps import Principal, engineer, get_ctx, reader
+from central.api.lookup import get_or_404
 from central.api.schemas import Created, RelocationIn, RelocationOut
 from central.api.sites import get_site
 from central.context import AppContext
@@ -30,10 +31,7 @@ def plan_relocation(site: str, body: RelocationIn, user: Principal = Depends(eng
 def relocation_detail(relocation_id: str, _: Principal = Depends(reader),
                       ctx: AppContext = Depends(get_ctx)) -> Relocation:
     with ctx.unit() as session:
-        row = session.get(Relocation, relocation_id)
-        if row is None:
-            raise HTTPException(404, f"no relocation {relocation_id!r}")
-        return row
+        return get_or_404(session, Relocation, relocation_id, "relocation")
 
 
 @router.post("/relocations/{relocation_id}/apply", response_model=RelocationOut, status_code=202)
@@ -41,9 +39,7 @@ def apply_relocation(relocation_id: str, user: Principal = Depends(engineer),
                      ctx: AppContext = Depends(get_ctx)) -> Relocation:
     try:
         with ctx.unit() as session:
-            row = session.get(Relocation, relocation_id)
-            if row is None:
-                raise HTTPException(404, f"no relocation {relocation_id!r}")
+            row = get_or_404(session, Relocation, relocation_id, "relocation")
             command = relocations.apply(session, row, actor=user.username,
                                         deadline_seconds=ctx.settings.command_deadline_seconds)
             audit.record(session, actor=user.username, action="relocation.apply", target=row.site_id,

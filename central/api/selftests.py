@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Query
 
 from central.api.deps import Principal, engineer, get_ctx, reader
 from central.api.faults import language, lookups
+from central.api.lookup import filtered, get_or_404
 from central.api.schemas import SelftestOut, SelftestRequestOut
 from central.api.sites import get_site
 from central.context import AppContext
@@ -79,10 +79,7 @@ def site_selftests(
         return [
             explained(row, lang, roles, set(sites))
             for row in session.scalars(
-                select(SelftestRow)
-                .where(SelftestRow.site_id == site)
-                .order_by(SelftestRow.created_at.desc())
-                .limit(limit)
+                filtered(SelftestRow, SelftestRow.created_at.desc(), limit=limit, site_id=site)
             )
         ]
 
@@ -95,8 +92,6 @@ def selftest_detail(
     ctx: AppContext = Depends(get_ctx),
 ) -> SelftestOut:
     with ctx.unit() as session:
-        row = session.get(SelftestRow, selftest_id)
-        if row is None:
-            raise HTTPException(404, f"no self-test {selftest_id!r}")
+        row = get_or_404(session, SelftestRow, selftest_id, "self-test")
         sites, roles = lookups(session)
         return explained(row, lang, roles, set(sites))

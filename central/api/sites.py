@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from central.api.deps import Principal, get_ctx, reader
+from central.api.lookup import DEVICE_ID_HINT, filtered, get_or_404
 from central.api.schemas import DeviceOut, HealthSummary, SiteDetailOut, SiteOut, UplinkOut
 from central.context import AppContext
 from central.models import Device, Fault, Site, UplinkMeasurement, utcnow
@@ -17,10 +18,7 @@ router = APIRouter(prefix="/api/v1", tags=["sites"])
 
 
 def get_site(session: Session, site_id: str) -> Site:
-    site = session.get(Site, site_id)
-    if site is None:
-        raise HTTPException(404, f"no site {site_id!r}")
-    return site
+    return get_or_404(session, Site, site_id, "site")
 
 
 def _site_out(ctx: AppContext, site: Site) -> SiteOut:
@@ -81,16 +79,13 @@ def site_devices(site: str, _: Principal = Depends(reader),
                  ctx: AppContext = Depends(get_ctx)) -> list[Device]:
     with ctx.unit() as session:
         get_site(session, site)
-        return list(session.scalars(select(Device).where(Device.site_id == site).order_by(Device.id)))
+        return list(session.scalars(filtered(Device, Device.id, site_id=site)))
 
 
 @router.get("/devices/{device}", response_model=DeviceOut)
 def device_detail(device: str, _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Device:
     with ctx.unit() as session:
-        row = session.get(Device, device)
-        if row is None:
-            raise HTTPException(404, f"no device {device!r} (ids are 'site.device', e.g. urumqi.codec)")
-        return row
+        return get_or_404(session, Device, device, "device", DEVICE_ID_HINT)
 
 
 @router.get("/sites/{site}/uplink", response_model=list[UplinkOut])
@@ -99,6 +94,5 @@ def site_uplink(site: str, limit: int = Query(100, ge=1, le=10000), _: Principal
     with ctx.unit() as session:
         get_site(session, site)
         return list(session.scalars(
-            select(UplinkMeasurement).where(UplinkMeasurement.site_id == site)
-            .order_by(UplinkMeasurement.at.desc()).limit(limit)
+            filtered(UplinkMeasurement, UplinkMeasurement.at.desc(), limit=limit, site_id=site)
         ))

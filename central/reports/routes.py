@@ -1,13 +1,16 @@
 """Reports API (picked up by ``central.routers``): annual report, inspections with remarks and
 sign-off, fault records with notes and manual close, the recordings archive, the report policy.
 
-Every read takes ``format`` (json, html, pdf, csv) and ``lang`` (zh-CN, en); engineers sign off and
+Every read takes ``format`` (json, html, pdf, csv) and ``lang`` (zh-CN, en); the year reports
+share one route shape (``year_report``: year, sites, format, lang); engineers sign off and
 close faults, viewers read, the policy's download roles fetch recordings, admins set the policy.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -19,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.api.deps import SESSION_COOKIE, IntId, Permission, Principal, admin, engineer, get_ctx, reader
+from central.api.lookup import get_or_404
 from central.context import AppContext
 from central.models import Fault, Recording, Site, utcnow
 from central.reports import (
@@ -120,6 +124,52 @@ def _json(data: Any) -> JSONResponse:
     return JSONResponse(jsonable_encoder(data))
 
 
+# -- the year reports: one route shape ------------------------------------------------------------
+@dataclass(frozen=True)
+class ReportQuery:
+    """What a year report is asked for, read once by the route ``year_report`` builds."""
+    session: Session
+    year: int | None           # as asked: None means this year (the recordings: every year)
+    sites: str | None          # as asked: comma-separated ids, None means every site
+    policy: policy.ReportPolicy
+    lang: str
+
+    @property
+    def year_or_this(self) -> int:
+        return _year(self.year)
+
+    def chosen_sites(self) -> list[Site]:
+        return _sites(self.session, self.sites)
+
+
+@dataclass(frozen=True)
+class Report:
+    data: Any                          # the JSON answer
+    document: Callable[[], Document]   # the html/pdf/csv one, built only when asked for
+
+
+def year_report(path: str, summary: str) -> Callable[[Callable[[ReportQuery], Report]],
+                                                     Callable[[ReportQuery], Report]]:
+    """Register ``build`` as ``GET path``: the year, sites, format and lang parameters, the
+    reader permission, the policy, and the answer as JSON or as the rendered document. The route
+    keeps ``build``'s name (the OpenAPI operation and ``url_path_for``)."""
+    def register(build: Callable[[ReportQuery], Report]) -> Callable[[ReportQuery], Report]:
+        def route(request: Request, year: int | None = Query(None, ge=2000, le=2100),
+                  sites: str | None = Query(None, description="comma-separated site ids; default all"),
+                  format: Format = "json", lang: str | None = None,
+                  _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
+            language = _lang(request, lang)
+            with ctx.unit() as session:
+                report = build(ReportQuery(session, year, sites, policy.load(session), language))
+            if format == "json":
+                return _json(report.data)
+            return _respond(report.document(), format, request)
+
+        router.add_api_route(path, route, methods=["GET"], summary=summary, name=build.__name__)
+        return build
+    return register
+
+
 # -- annual report --------------------------------------------------------------------------------
 def annual_json(report: annual.AnnualReport) -> dict[str, Any]:
     body = dataclasses.asdict(report)
@@ -134,21 +184,14 @@ def annual_json(report: annual.AnnualReport) -> dict[str, Any]:
     return body
 
 
-@router.get("/reports/annual", summary="Annual operations report")
-def annual_report(request: Request, year: int | None = Query(None, ge=2000, le=2100),
-                  sites: str | None = Query(None, description="comma-separated site ids; default all"),
-                  format: Format = "json", lang: str | None = None,
-                  _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
-    language = _lang(request, lang)
-    with ctx.unit() as session:
-        pol = policy.load(session)
-        chosen = _sites(session, sites)
-        report = annual.build(session, _year(year), chosen, pol)
-        monthly = charts.build(session, _year(year), chosen, pol.report_timezone, pol.hd_uplink_mbps,
-                               report.generated_at)
-    if format == "json":
-        return _json({**annual_json(report), "charts": [dataclasses.asdict(c) for c in monthly]})
-    return _respond(docs.annual_document(report, language, monthly), format, request)
+@year_report("/reports/annual", "Annual operations report")
+def annual_report(q: ReportQuery) -> Report:
+    chosen, pol = q.chosen_sites(), q.policy
+    report = annual.build(q.session, q.year_or_this, chosen, pol)
+    monthly = charts.build(q.session, q.year_or_this, chosen, pol.report_timezone, pol.hd_uplink_mbps,
+                           report.generated_at)
+    return Report({**annual_json(report), "charts": [dataclasses.asdict(c) for c in monthly]},
+                  lambda: docs.annual_document(report, q.lang, monthly))
 
 
 @router.get("/reports/charts", summary="Per-site monthly charts of a year (json, or html: inline SVG)")
@@ -188,19 +231,13 @@ def sites_map(request: Request, format: Literal["svg", "json"] = "svg", lang: st
 
 
 # -- inspections ----------------------------------------------------------------------------------
-@router.get("/reports/inspections", summary="Monthly inspections of a year: done, late, missing")
-def inspections_year(request: Request, year: int | None = Query(None, ge=2000, le=2100),
-                     sites: str | None = None, format: Format = "json", lang: str | None = None,
-                     _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
-    language = _lang(request, lang)
-    with ctx.unit() as session:
-        pol = policy.load(session)
-        view = inspections.year_view(session, _year(year), _sites(session, sites), pol)
-    if format == "json":
-        return _json({"year": view.year, "generated_at": view.generated_at, "sites": [
-            {**dataclasses.asdict(s), "due": s.due, "done": s.done, "late": s.count("late"),
-             "missing": s.count("missing"), "signed": s.signed} for s in view.sites]})
-    return _respond(docs.inspections_document(view, pol, language), format, request)
+@year_report("/reports/inspections", "Monthly inspections of a year: done, late, missing")
+def inspections_year(q: ReportQuery) -> Report:
+    view = inspections.year_view(q.session, q.year_or_this, q.chosen_sites(), q.policy)
+    data = {"year": view.year, "generated_at": view.generated_at, "sites": [
+        {**dataclasses.asdict(s), "due": s.due, "done": s.done, "late": s.count("late"),
+         "missing": s.count("missing"), "signed": s.signed} for s in view.sites]}
+    return Report(data, lambda: docs.inspections_document(view, q.policy, q.lang))
 
 
 def _run(session: Session, selftest_id: str) -> Any:
@@ -266,28 +303,18 @@ def _inspection_change(selftest_id: str, user: Principal, ctx: AppContext, what:
 
 
 # -- faults ---------------------------------------------------------------------------------------
-@router.get("/reports/faults", summary="Fault records of a year")
-def fault_records(request: Request, year: int | None = Query(None, ge=2000, le=2100),
-                  sites: str | None = None, format: Format = "json", lang: str | None = None,
-                  _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
-    language = _lang(request, lang)
-    with ctx.unit() as session:
-        pol = policy.load(session)
-        lo, hi = year_bounds(_year(year), pol.report_timezone)
-        chosen = _sites(session, sites)
-        found = faults.in_period(session, [s.id for s in chosen], lo, hi)
-        records = [faults.record(session, f) for f in found]
-    if format == "json":
-        return _json(records)
-    return _respond(docs.faults_document(records, _year(year), pol, language, _labels(chosen, language)),
-                    format, request)
+@year_report("/reports/faults", "Fault records of a year")
+def fault_records(q: ReportQuery) -> Report:
+    lo, hi = year_bounds(q.year_or_this, q.policy.report_timezone)
+    chosen = q.chosen_sites()
+    found = faults.in_period(q.session, [s.id for s in chosen], lo, hi)
+    records = [faults.record(q.session, f) for f in found]
+    labels = _labels(chosen, q.lang)
+    return Report(records, lambda: docs.faults_document(records, q.year_or_this, q.policy, q.lang, labels))
 
 
 def _fault(session: Session, fault_id: int) -> Fault:
-    fault = session.get(Fault, fault_id)
-    if fault is None:
-        raise HTTPException(404, f"no fault {fault_id}")
-    return fault
+    return get_or_404(session, Fault, fault_id, "fault")
 
 
 @router.get("/reports/faults/{fault_id}", summary="One fault record")
@@ -346,27 +373,18 @@ def fault_close(fault_id: IntId, body: CloseIn, user: Principal = Depends(engine
 
 
 # -- recordings archive ---------------------------------------------------------------------------
-@router.get("/recordings", summary="The recordings archive")
-def recordings_archive(request: Request, year: int | None = Query(None, ge=2000, le=2100),
-                       sites: str | None = None, format: Format = "json", lang: str | None = None,
-                       _: Principal = Depends(reader), ctx: AppContext = Depends(get_ctx)) -> Response:
-    language = _lang(request, lang)
-    with ctx.unit() as session:
-        pol = policy.load(session)
-        every = _sites(session, sites)
-        chosen = [s.id for s in every] if sites else None
-        lo, hi = year_bounds(year, pol.report_timezone) if year is not None else (None, None)
-        items = recordings.listing(session, pol, chosen, lo, hi)
-    if format == "json":
-        return _json(items)
-    return _respond(docs.recordings_document(items, pol, language, _labels(every, language)), format, request)
+@year_report("/recordings", "The recordings archive")
+def recordings_archive(q: ReportQuery) -> Report:
+    every = q.chosen_sites()
+    chosen = [s.id for s in every] if q.sites else None
+    lo, hi = year_bounds(q.year, q.policy.report_timezone) if q.year is not None else (None, None)
+    items = recordings.listing(q.session, q.policy, chosen, lo, hi)
+    labels = _labels(every, q.lang)
+    return Report(items, lambda: docs.recordings_document(items, q.policy, q.lang, labels))
 
 
 def _recording(session: Session, recording_id: str) -> Recording:
-    row = session.get(Recording, recording_id)
-    if row is None:
-        raise HTTPException(404, f"no recording {recording_id!r}")
-    return row
+    return get_or_404(session, Recording, recording_id, "recording")
 
 
 @router.get("/recordings/{recording_id}/file", summary="Download a recording (the policy's roles)")
