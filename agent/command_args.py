@@ -66,10 +66,21 @@ class ConnectArgs(Args):
     rate: int = Field(1920, ge=64, le=20000)
     protocol: Literal["sip", "h323"] = "sip"
     wait: float = Field(10.0, ge=0, le=600)
+    #: hang up this meeting's call first and dial again (redial of one site)
+    redial: bool = False
 
 
 class MeetingArgs(Args):
     meeting_id: Id | None = None
+
+
+class DisconnectArgs(MeetingArgs):
+    #: the site leaves a running meeting (drop), rather than the meeting ending
+    drop: bool = False
+
+
+class MuteArgs(MeetingArgs):
+    on: bool = True
 
 
 class StandbyArgs(Args):
@@ -101,7 +112,7 @@ class RelocateArgs(Args):
 SCHEMAS: dict[str, type[Args]] = {
     "reboot": NoArgs, "power_cycle": NoArgs, "uplink_test": NoArgs,
     "selftest": SelftestArgs, "prepare": PrepareArgs, "connect": ConnectArgs,
-    "disconnect": MeetingArgs, "record_start": MeetingArgs, "record_stop": MeetingArgs,
+    "disconnect": DisconnectArgs, "mute": MuteArgs, "record_start": MeetingArgs, "record_stop": MeetingArgs,
     "standby": StandbyArgs, "apply_config": ApplyConfigArgs,
     "relocate_plan": RelocateArgs, "relocate_apply": RelocateArgs,
 }
