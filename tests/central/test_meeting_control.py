@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from contracts.messages import Command, DeviceInfo, Event
+from contracts.messages import Command, DeviceInfo, Event, Hello
 from tests.central.helpers import DEFAULT_HANDLERS, FakeAgent, RunningServer, login, seed, wait_for
 from tests.central.test_meetings import agents, meeting
 
@@ -262,6 +262,10 @@ async def test_the_room_prepares_beside_the_call_and_reports_live(server: Runnin
                   {"device": f"{agent.site}.switcher", "step": "route 1->1", "role": "switcher"}]
         await agent.result(command, result={"steps": [], "beside": beside})
         if agent.site == "xining":
+            # the projector is a device of the site: its hello declares it (central refuses others)
+            await agent.send(Hello(site="xining", agent_version="fake-1", devices=[
+                *agent.devices,
+                DeviceInfo(id="xining.display1", model="pjlink-projector", roles=["display"])]))
             await agent.send(Event(site="xining", kind="prepare_step", device="xining.display1", data={
                 "meeting_id": mid, "step": "power on", "role": "display", "state": "waiting",
                 "reason": "lamp error", "evidence": "PJLINK ERR4"}))
