@@ -140,7 +140,7 @@ async def test_supervisor_logs_a_repeated_failure_once_with_traceback(
         if runs["n"] <= 3:
             raise ValueError("same thing")
 
-    caplog.set_level(logging.WARNING, logger="agent.supervise")
+    caplog.set_level(logging.WARNING, logger="contracts.supervise")
     await asyncio.wait_for(supervise("demo", loop, health, initial=0.01, cap=0.02), 5)
     tracebacks = [r for r in caplog.records if r.exc_info]
     assert len(tracebacks) == 1 and health.restarts() == {"demo": 3}
