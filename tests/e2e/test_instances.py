@@ -28,7 +28,17 @@ from sqlalchemy import Engine, func, select
 
 from agent.profiles import ResolvedSite, load_site
 from roomops.demo_procs import Child, ChildProcesses, read_line, roomops_argv
-from tests.e2e.stack import PASSWORD, REPO, ROLES, Stack, StackError, _answers, free_port, private_profiles
+from tests.e2e.stack import (
+    PASSWORD,
+    REPO,
+    ROLES,
+    Stack,
+    StackError,
+    _answers,
+    free_port,
+    private_profiles,
+    release_stack,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
 
@@ -87,7 +97,10 @@ def _seed(url: str, sites: list[ResolvedSite], tokens_dir: Path) -> tuple[Engine
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[Pair]:
+def pair(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Pair]:
+    # the shared e2e stack serves the same demo addresses: stop it first (it starts again for the
+    # next test that needs it)
+    release_stack(request.config)
     haproxy = _haproxy()
     if haproxy is None:
         pytest.skip("haproxy is not installed (scripts/test installs Debian's haproxy)")
