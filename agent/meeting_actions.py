@@ -295,8 +295,18 @@ async def meeting_calls(agent: Any, codec: str, meeting_id: str | None) -> list[
 
 
 async def hang_up(agent: Any, codec: str, calls: list[CallState], what: str) -> None:
+    """Hang up each call; one the codec no longer has (it ended on its own meanwhile) is not a
+    failure, and never keeps the others up."""
+    refused: list[CommandFailed] = []
     for call in calls:
-        await call_device(agent, codec, what, lambda d, cid=call.call_id: d.hangup(cid), 10.0)
+        try:
+            await call_device(agent, codec, what, lambda d, cid=call.call_id: d.hangup(cid), 10.0)
+        except CommandFailed as exc:
+            refused.append(exc)
+    if refused:
+        still = {c.call_id for c in await agent.coordinators[codec].poll_calls()}
+        if any(c.call_id in still for c in calls):
+            raise refused[0]
 
 
 async def h_connect(agent: Any, cmd: Command) -> dict[str, Any]:
