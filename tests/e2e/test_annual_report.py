@@ -343,8 +343,8 @@ def csv_sections(raw: bytes) -> dict[str, list[list[str]]]:
     return sections
 
 
-@pytest.mark.xfail(strict=False, reason="known defect (closing note of this session): after other meetings on "
-                   "the same stack, a meeting stop can leave a call up (a stale call id at the host "
+@pytest.mark.xfail(strict=False, reason="known defect (closing note of this session): after other meetings "
+                   "on the same stack, a meeting stop can leave a call up (a stale call id at the host "
                    "codec); passes when run alone")
 def test_annual_report_agrees_with_what_the_real_sites_did(stack: Stack) -> None:
     tz = stack.get("/api/v1/reports/settings")["report_timezone"]
